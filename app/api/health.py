@@ -1,0 +1,29 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from app.deps import StateDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="The process is alive")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Index and models are loaded", responses={503: {}})
+def readyz(state: StateDep) -> JSONResponse:
+    index = state.index
+    if index is None or state.service is None:
+        return JSONResponse({"status": "not_ready", "reason": state.not_ready_reason},
+                            status_code=503)
+    counts = index.manifest.get("counts", {})
+    return JSONResponse({
+        "status": "ready", "index_version": index.name, "chunks": counts.get("chunks"),
+        "reranker": state.service.reranker is not None,
+        "generator": state.service.generator.name,
+    })

@@ -1,0 +1,87 @@
+"""Persisting conversations so that history renders later exactly as it was answered."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict
+
+from sqlmodel import Session, col, select
+
+from app.models import Conversation, Message
+from app.rag.answer import AnswerResult, Fallback
+from app.rag.types import Turn
+
+HISTORY_TURNS = 6
+
+FALLBACK_MESSAGES = {
+    "no_context": "I couldn't find anything about this in our help center, so I'd rather not "
+                  "guess.",
+    "low_score": "I couldn't find a confident answer to this in our help center, so I'd rather "
+                 "not guess.",
+    "unsupported": "I couldn't put together an answer that our help center fully supports, so "
+                   "I'd rather not guess.",
+    "model_declined": "Our help center doesn't seem to cover this, so I'd rather not guess.",
+    "generator_error": "Something went wrong while writing the answer.",
+}
+HANDOFF_HINT = " These articles may help, or you can ask to talk to a person."
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:24]}"
+
+
+def fallback_json(fallback: Fallback) -> dict[str, object]:
+    message = FALLBACK_MESSAGES[fallback.reason]
+    if fallback.suggestions:
+        message += HANDOFF_HINT
+    else:
+        message += " You can ask to talk to a person."
+    return {"reason": fallback.reason, "message": message,
+            "suggestions": [asdict(s) for s in fallback.suggestions],
+            "handoff_candidate": True}
+
+
+def get_or_create(session: Session, conversation_id: str | None,
+                  customer: dict[str, object]) -> Conversation | None:
+    """The conversation, a new one when no id is given, or None for an unknown id."""
+    if conversation_id:
+        return session.get(Conversation, conversation_id)
+    conv = Conversation(id=new_id("c"), customer=json.dumps(customer))
+    session.add(conv)
+    session.flush()
+    return conv
+
+
+def history(session: Session, conversation_id: str) -> tuple[list[Turn], list[str]]:
+    """The last turns, and the titles of the articles that grounded the last answer."""
+    rows = session.exec(select(Message).where(Message.conversation_id == conversation_id)
+                        .order_by(col(Message.created).desc()).limit(HISTORY_TURNS)).all()
+    rows = list(reversed(rows))
+    turns = [Turn(role=m.role, text=m.query or m.text if m.role == "user" else m.text)
+             for m in rows]
+    titles: list[str] = []
+    for m in reversed(rows):
+        if m.role == "assistant":
+            titles = [c["title"] for c in json.loads(m.citations)]
+            break
+    return turns, titles
+
+
+def save_turn(session: Session, *, conversation_id: str, message: str,
+              result: AnswerResult, rendered: dict[str, object]) -> Message:
+    """Store the user's message and the answer exactly as it was sent."""
+    session.add(Message(id=new_id("m"), conversation_id=conversation_id, role="user",
+                        text=message, query=result.prepared.query))
+    session.flush()
+    reply = Message(
+        id=str(rendered["message_id"]), conversation_id=conversation_id, role="assistant",
+        text=result.answer, query=result.prepared.query,
+        citations=json.dumps(rendered["citations"]),
+        fallback=json.dumps(rendered["fallback"]) if rendered["fallback"] else None,
+        index_version=result.index_version, generator=result.generator,
+        timings=json.dumps(result.timings_ms),
+    )
+    session.add(reply)
+    session.commit()
+    return reply

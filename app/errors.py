@@ -1,0 +1,23 @@
+"""One root for the errors this software raises on purpose."""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class: the message says what went wrong and how to fix it."""
+
+
+class ConfigurationError(RagError):
+    """Settings that cannot work together."""
+
+
+class IndexMismatchError(RagError):
+    """An index on disk was built with other settings than the ones in force."""
+
+
+class IndexNotFoundError(RagError):
+    """No index has been built yet."""
+
+
+class IndexBuildError(RagError):
+    """A build failed; the previously active index is untouched."""

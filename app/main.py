@@ -1,0 +1,79 @@
+"""Application factory: ``uvicorn app.main:create_app --factory``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from app import __version__
+from app.api import chat, health
+from app.db import make_engine
+from app.errors import RagError
+from app.rag.index import IndexStore
+from app.settings import Settings, get_settings
+from app.state import AppState
+
+logger = logging.getLogger(__name__)
+
+
+def load_models(state: AppState, settings: Settings) -> None:
+    """Load the embedder, reranker, generator and the active index, once."""
+    from app.rag.factory import (
+        expected_manifest,
+        make_answer_service,
+        make_embedder,
+        make_reranker,
+    )
+
+    state.not_ready_reason = "loading models"
+    embedder = make_embedder(settings)
+    state.embedder = embedder
+    state.expected = expected_manifest(settings, dimension=embedder.dimension)
+    state.service = make_answer_service(settings, embedder=embedder,
+                                        reranker=make_reranker(settings))
+    try:
+        state.reload_active()
+    except RagError as exc:
+        state.not_ready_reason = str(exc)
+        logger.error("index not loaded: %s", exc)
+
+
+def create_app(settings: Settings | None = None, *, state: AppState | None = None) -> FastAPI:
+    """Build the app. ``state`` lets tests inject preloaded models and indexes."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state is None:
+            app_state = AppState(engine=make_engine(settings.resolved_database_url),
+                                 store=IndexStore(settings.index.dir))
+            app.state.groundline = app_state
+            load_models(app_state, settings)
+        yield
+
+    app = FastAPI(title="Groundline", version=__version__, lifespan=lifespan,
+                  description="Answers customer questions only from the knowledge base, "
+                              "with citations, or says it does not know.")
+    app.state.settings = settings
+    if state is not None:
+        app.state.groundline = state
+    app.include_router(health.router)
+    app.include_router(chat.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": ".".join(str(p) for p in e["loc"][1:]), "message": e["msg"]}
+                  for e in exc.errors()]
+        return JSONResponse({"detail": "invalid request", "errors": errors}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    return app

@@ -1,0 +1,1 @@
+"""Retrieval-augmented answering: index, retrieval, reranking, generation and the answer policy."""

@@ -1,0 +1,94 @@
+"""The only place that maps settings to implementations."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from app.rag.answer import AnswerService, GatePolicy
+from app.rag.citations import CitationVerifier
+from app.rag.embed import SentenceTransformerEmbedder, embedder_manifest
+from app.rag.generate import ExtractiveGenerator, OpenAIGenerator
+from app.rag.protocols import Embedder, Generator, Reranker
+from app.rag.rerank import BudgetedReranker, CrossEncoderReranker
+from app.rag.retrieve import HybridRetriever
+from app.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SHIPPED_RERANKER = Path("data/models/support-reranker")
+
+
+def expected_manifest(settings: Settings, *, dimension: int) -> dict[str, object]:
+    """What an index must have been built with to be served under these settings."""
+    e = settings.embedder
+    return {"embedder": embedder_manifest(e.model, dimension=dimension,
+                                          max_seq_length=e.max_seq_length),
+            "chunker": settings.chunker.model_dump()}
+
+
+def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    e = settings.embedder
+    return SentenceTransformerEmbedder(e.model, batch_size=e.batch_size,
+                                       max_seq_length=e.max_seq_length)
+
+
+def reranker_path(settings: Settings) -> str | None:
+    """The configured reranker, the shipped one when none is configured, or None."""
+    value = settings.retrieval.reranker.strip()
+    if value.lower() == "none":
+        return None
+    if value:
+        return value
+    return str(SHIPPED_RERANKER) if (SHIPPED_RERANKER / "config.json").exists() else None
+
+
+def make_reranker(settings: Settings) -> Reranker | None:
+    path = reranker_path(settings)
+    if path is None:
+        logger.warning("no cross-encoder reranker configured: the answer gate uses dense scores")
+        return None
+    return CrossEncoderReranker(path, max_length=settings.retrieval.reranker_max_length)
+
+
+def make_generator(settings: Settings) -> Generator:
+    llm = settings.llm
+    if not llm.base_url:
+        return ExtractiveGenerator()
+    return OpenAIGenerator(base_url=llm.base_url, api_key=llm.api_key.get_secret_value(),
+                           model=llm.model, timeout_s=llm.timeout_s,
+                           max_tokens=llm.max_tokens, temperature=llm.temperature)
+
+
+def gate_policy(settings: Settings) -> GatePolicy:
+    a = settings.answer
+    min_score = a.min_score
+    if a.threshold_file.exists():
+        calibrated = json.loads(a.threshold_file.read_text(encoding="utf-8"))
+        min_score = float(calibrated.get("min_score", min_score))
+        logger.info("answer threshold %.3f from %s", min_score, a.threshold_file)
+    return GatePolicy(min_score=min_score, min_score_agreement=min(a.min_score_agreement,
+                                                                    min_score),
+                      dense_min_score=a.dense_min_score,
+                      dense_min_score_agreement=a.dense_min_score_agreement,
+                      max_passages=a.max_passages, passage_ratio=a.passage_ratio,
+                      suggestions=a.suggestions)
+
+
+def make_answer_service(settings: Settings, *, embedder: Embedder,
+                        reranker: Reranker | None = None,
+                        generator: Generator | None = None) -> AnswerService:
+    r = settings.retrieval
+    retriever = HybridRetriever(embedder, dense_k=r.dense_k, sparse_k=r.sparse_k,
+                                fusion=r.fusion, rrf_k=r.rrf_k,
+                                weights={"dense": r.dense_weight, "sparse": r.sparse_weight},
+                                ef_search=settings.index.hnsw_ef_search)
+    budgeted = (BudgetedReranker(reranker, depth=r.rerank_depth, budget_ms=r.rerank_budget_ms)
+                if reranker is not None and r.rerank_depth > 0 else None)
+    return AnswerService(
+        retriever=retriever, reranker=budgeted,
+        generator=generator or make_generator(settings),
+        verifier=CitationVerifier(min_overlap=settings.answer.min_overlap),
+        policy=gate_policy(settings),
+    )

@@ -1,0 +1,1 @@
+"""Evaluation: answer a question set through the real pipeline and measure it."""

@@ -1,0 +1,1 @@
+"""Ingestion: load knowledge-base sources, clean, chunk, embed and build the hybrid index."""

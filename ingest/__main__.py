@@ -1,0 +1,78 @@
+"""``python -m ingest [PATH ...]``: load, chunk, embed and index knowledge-base sources.
+
+Exit codes: 0 everything ingested; 2 some files failed (each reported with its reason, all
+others ingested); 1 the build itself failed (the previously active index keeps serving).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from app.db import make_engine
+from app.errors import RagError
+from app.settings import Settings, get_settings
+
+logger = logging.getLogger("ingest")
+
+
+def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="*", type=Path,
+                        default=[settings.data_dir / "kb", settings.data_dir / "tickets"],
+                        help="files or folders to ingest (default: data/kb data/tickets)")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="re-chunk and re-embed everything instead of reusing vectors")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    args = parse_args(argv, settings)
+    missing = [str(p) for p in args.paths if not p.exists()]
+    if missing:
+        print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    from tqdm import tqdm
+
+    from ingest.pipeline import ingest_paths, make_builder
+
+    engine = make_engine(settings.resolved_database_url)
+    bar = tqdm(unit="chunk", desc="embedding", disable=args.no_progress or None)
+    try:
+        report = ingest_paths(args.paths, settings=settings, engine=engine,
+                              builder=make_builder(settings), rebuild=args.rebuild,
+                              progress=bar.update)
+    except RagError as exc:
+        bar.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    bar.close()
+    for failure in report.failures:
+        print(f"failed: {failure.path}: {failure.reason}", file=sys.stderr)
+    b = report.build
+    summary = {
+        "added": report.added, "updated": report.updated, "unchanged": report.unchanged,
+        "removed": report.removed, "failed": len(report.failures), "chunks": b.chunks,
+        "embedded": b.embedded, "seconds": round(report.seconds, 2),
+        "embed_seconds": round(b.embed_seconds, 2), "index_version": b.version,
+        "index": b.status,
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print("added {added}, updated {updated}, unchanged {unchanged}, removed {removed}, "
+              "failed {failed}; {chunks} chunks ({embedded} embedded) in {seconds} s; "
+              "index {index_version} ({index})".format(**summary))
+    return 2 if report.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Composition root of ingestion: settings -> loader, chunker, embedder, builder."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from app.db import session_scope
+from app.models import IndexBuild, utcnow
+from app.rag.embed import HFTokenCounter, SentenceTransformerEmbedder, embedder_manifest
+from app.rag.index import IndexStore
+from app.settings import DEFAULT_EMBEDDER, Settings
+from ingest.build import BuildOutcome, DenseParams, IndexBuilder, Progress
+from ingest.catalog import all_documents, record_chunks, sync_documents
+from ingest.chunk import ChunkerParams, MarkdownChunker
+from ingest.sources import LoadFailure, load_path
+
+logger = logging.getLogger(__name__)
+
+
+def _dimension(settings: Settings) -> int:
+    """The embedder's dimension, without loading the default model just to ask."""
+    if settings.embedder.model == DEFAULT_EMBEDDER:
+        return 384
+    return make_embedder(settings).dimension
+
+
+def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    e = settings.embedder
+    return SentenceTransformerEmbedder(e.model, batch_size=e.batch_size,
+                                       max_seq_length=e.max_seq_length)
+
+
+def make_builder(settings: Settings) -> IndexBuilder:
+    c, ix = settings.chunker, settings.index
+    chunker = MarkdownChunker(
+        HFTokenCounter(settings.embedder.model),
+        ChunkerParams(max_tokens=c.max_tokens, min_tokens=c.min_tokens,
+                      overlap_tokens=c.overlap_tokens, hard_max_tokens=c.hard_max_tokens),
+    )
+    return IndexBuilder(
+        store=IndexStore(ix.dir), chunker=chunker, embedder=lambda: make_embedder(settings),
+        embedder_info=embedder_manifest(settings.embedder.model, dimension=_dimension(settings),
+                                        max_seq_length=settings.embedder.max_seq_length),
+        dense=DenseParams(hnsw_threshold=ix.hnsw_threshold, hnsw_m=ix.hnsw_m,
+                          ef_construction=ix.hnsw_ef_construction,
+                          ef_search=ix.hnsw_ef_search),
+        keep_versions=ix.keep_versions,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    added: int
+    updated: int
+    unchanged: int
+    removed: int
+    failures: tuple[LoadFailure, ...]
+    build: BuildOutcome
+    seconds: float
+
+
+def ingest_paths(paths: list[Path], *, settings: Settings, engine: Engine,
+                 builder: IndexBuilder, rebuild: bool = False,
+                 progress: Progress | None = None) -> IngestReport:
+    """Load sources, sync the catalogue, and build a new index version if anything changed."""
+    started = time.perf_counter()
+    docs, failures = [], []
+    for path in paths:
+        result = load_path(path, max_bytes=settings.max_file_bytes)
+        docs.extend(result.documents)
+        failures.extend(result.failures)
+    with session_scope(engine) as session:
+        sync = sync_documents(session, docs, scope=[str(p) for p in paths],
+                              keep_paths=[f.path for f in failures])
+        build_row = IndexBuild(failed=len(failures))
+        session.add(build_row)
+        session.flush()
+        build_id = build_row.id
+        catalogue = all_documents(session)
+    try:
+        outcome = builder.build(catalogue, force=rebuild, progress=progress)
+    except Exception as exc:
+        _finish(engine, build_id, status="failed", error=str(exc))
+        raise
+    _finish(engine, build_id, status=outcome.status, outcome=outcome)
+    if outcome.status == "built":
+        version = builder.store.load_active()
+        try:
+            with session_scope(engine) as session:
+                record_chunks(session, version)
+        finally:
+            version.close()
+    return IngestReport(added=len(sync.added), updated=len(sync.updated),
+                        unchanged=len(sync.unchanged), removed=len(sync.removed),
+                        failures=tuple(failures), build=outcome,
+                        seconds=time.perf_counter() - started)
+
+
+def _finish(engine: Engine, build_id: int | None, *, status: str,
+            outcome: BuildOutcome | None = None, error: str | None = None) -> None:
+    with session_scope(engine) as session:
+        row = session.get(IndexBuild, build_id)
+        if row is None:
+            return
+        row.status, row.finished_at, row.error = status, utcnow(), error
+        if outcome is not None:
+            row.version = outcome.version
+            row.added, row.updated = outcome.added, outcome.updated
+            row.unchanged, row.removed = outcome.unchanged, outcome.removed
+            row.chunks, row.embedded, row.seconds = (outcome.chunks, outcome.embedded,
+                                                     outcome.seconds)
+        session.add(row)

@@ -1,0 +1,289 @@
+"""Personal-data redaction for support tickets before they enter the knowledge base.
+
+Detectors run in a fixed order, each on the output of the previous one, and replace what they
+find with a placeholder such as ``[EMAIL]``. The order matters:
+
+1. Emails first: they contain names and digits that later detectors would half-match.
+2. Order numbers (``LUM-2026-004512``) before cards and phones, so their digits are never read
+   as part of a longer card or phone number.
+3. Cards before phones: a 16-digit card grouped ``4111 1111 1111 1111`` contains runs that look
+   like phone numbers; redacting a phone inside it would leave the other card digits visible.
+4. Phones before addresses, so an address tail (city, ZIP) cannot swallow a phone number.
+5. Names last: greetings and sign-offs are easiest to spot once the other data is gone.
+
+Name detection is heuristic (greetings, sign-offs, self-introductions, ``Name:`` fields and
+names given by the caller); a name mentioned only mid-sentence is not found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+__all__ = ["find_personal_data", "redact"]
+
+Finding = tuple[str, str]
+
+_EMAIL_RE = re.compile(
+    r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+    r"(?![\w-])"
+)
+_ORDER_RE = re.compile(r"(?<![\w-])LUM-\d{4}-\d{6}(?![\w-])", re.IGNORECASE)
+# A run of digit groups joined by single spaces or dashes; _card_spans picks the card inside.
+_DIGIT_RUN_RE = re.compile(r"(?<![\w.,/:+-])\d+(?:[ -]\d+)*(?![\w/]|[.,]\d)")
+_PHONE_RE = re.compile(
+    r"""
+    (?:
+        (?<![\w+])\+\d{1,3}(?:[ .-]?\(0\))?[ .-]?\(?\d{1,5}\)?(?:[ .-]?\d{2,5}){1,5}
+      | (?<![\w.+/:-])\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}                  # (555) 123-4567
+      | (?<![\w.+/:-])(?:1[ .-])?\d{3}([ .-])\d{3}\1\d{4}              # 555-123-4567
+      | (?<![\w.+/:-])0\d{2,4}[ -]?\d{3,4}(?:[ -]?\d{3,4})?            # 07700 900123
+    )
+    (?![\w]|[.,:/-]\d)
+    """,
+    re.VERBOSE,
+)
+_STATES = (
+    "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|"
+    "NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY"
+)
+_STATE = rf"(?:{_STATES})\b"
+_ZIP = r"\d{5}(?:-\d{4})?\b"
+_UK_POSTCODE = r"\b(?:[A-Z]{1,2}\d[A-Z\d]?|GIR) \d[A-Z]{2}\b"
+_CAP_WORD = r"[A-Z][A-Za-z'.-]*"
+_CITY = rf"{_CAP_WORD}(?:[ \t]{_CAP_WORD}){{0,2}}"
+_SUFFIX = (
+    r"(?i:street|st|avenue|ave|road|rd|lane|ln|drive|dr|boulevard|blvd|way|court|ct|place|pl|"
+    r"terrace|close|crescent|parkway|pkwy|highway|hwy|square|sq)\b\.?"
+)
+_UNIT = r"(?i:apt|apartment|unit|suite|ste|flat|floor|\#)\.?[ \t]*\#?[ \t]*[A-Za-z0-9-]+"
+_TAIL = rf"(?:,?\s+(?:{_CITY},?\s+)?(?:{_STATE}(?:\s+{_ZIP})?|{_UK_POSTCODE}|{_ZIP}))"
+_ADDRESS_RES = (
+    re.compile(
+        rf"\b\d{{1,6}}[A-Za-z]?(?:[ \t]+(?:{_CAP_WORD}|\d+(?:st|nd|rd|th))){{1,4}}?[ \t]+{_SUFFIX}"
+        rf"(?:[ \t]+(?:N|S|E|W|NE|NW|SE|SW)\b)?(?:,?[ \t]*{_UNIT})?{_TAIL}?"
+    ),
+    # German-style: street name then house number, optionally "10115 Berlin".
+    re.compile(
+        r"\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|str\.|weg|gasse|platz|allee)[ \t]+\d{1,4}[a-z]?\b"
+        r"(?:,?[ \t]+\d{5}[ \t]+[A-ZÄÖÜ][a-zäöüß]+)?"
+    ),
+    re.compile(rf"\b{_CITY},[ \t]*{_STATE}[ \t]+{_ZIP}"),
+    re.compile(rf"\b{_STATE}[ \t]+\d{{5}}-\d{{4}}\b"),
+    re.compile(_UK_POSTCODE),
+)
+
+_UP = "A-ZÀ-ÖØ-ÞŁŚŽŠČĆŻŹ"
+_LOW = "a-zß-öø-ÿ\u0100-\u017f"
+_NAME_WORD = rf"[{_UP}][{_LOW}]*(?:['’]?[{_UP}][{_LOW}]+)*(?:-[{_UP}][{_LOW}]+)*"
+_NAME = rf"(?P<name>{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,2}})"
+_HONORIFIC = r"(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?[ \t]+)?"
+_GREETING = r"\b(?i:hi|hello|hey|dear|greetings|good[ \t]+(?:morning|afternoon|evening))"
+_SIGNOFF = (
+    r"\b(?i:many[ \t]+thanks|thanks|thank[ \t]+you|thx|(?:best|kind|warm)[ \t]+regards|regards|"
+    r"best[ \t]+wishes|best|cheers|sincerely|yours[ \t]+(?:sincerely|truly)|take[ \t]+care)"
+)
+_END_OF_LINE = r"(?=[ \t]*(?:[.!,]?[ \t]*(?:\n|$)|[(|–—-]))"
+_NAME_RES = (
+    re.compile(
+        rf"{_GREETING},?[ \t]+{_HONORIFIC}{_NAME}(?=[ \t]*(?:[,!.:;\n]|$)|[ \t]+[a-z])",
+        re.MULTILINE,
+    ),
+    re.compile(rf"{_SIGNOFF}[ \t]*[,!.–—-]?[ \t]*(?:\n[ \t]*)?{_NAME}{_END_OF_LINE}"),
+    re.compile(
+        rf"{_SIGNOFF}(?:[ \t]+[a-z']+){{1,6}}[ \t]*[,!.]?[ \t]*\n[ \t]*{_NAME}{_END_OF_LINE}"
+    ),
+    re.compile(rf"\b(?i:my[ \t]+name[ \t]+is|this[ \t]+is|i['’]m)[ \t]+{_NAME}"),
+    re.compile(
+        rf"^[ \t]*(?i:(?:customer|full|your|contact)[ \t]+)?(?i:name)[ \t]*[:=][ \t]*{_NAME}",
+        re.MULTILINE,
+    ),
+)
+# Capitalised words that follow greetings, sign-offs and "this is" without being names.
+_NOT_NAMES_TEXT = """
+    a again agent alexa all also am amazon an and android another any app apple are at away back
+    being best billing bluetooth bridge bulb cam camera care cheers customer customers dear did
+    do doorbell email english ethernet everybody everyone firmware folks for friday friend friends
+    from getting glad good google great greetings guys had happy has have having hello help
+    helpdesk hey hi home hope how hub i if in is it just kind light lights lock looking lumora
+    madam many max me mini monday morning much my new no not now ok okay on one our outdoor please
+    plug plus pro quick really reaching regards sales saturday sensor service so sorry speaker
+    staff still strip sunday support sure team tech technical thank thanks that the there this
+    thursday to trying tuesday two unable unfortunately update using very we wednesday well what
+    when which why wi-fi wifi will with writing yes you your zigbee
+"""
+_NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
+_PLACEHOLDERS = {
+    kind: f"[{kind.upper()}]" for kind in ("email", "order", "card", "phone", "address", "name")
+}
+
+
+def redact(text: str, *, names: Iterable[str] = ()) -> str:
+    """Replace personal data in ``text`` with placeholders such as ``[EMAIL]`` and ``[NAME]``.
+
+    Args:
+        text: Free text, e.g. a customer message or an agent reply.
+        names: Names known from structured fields (e.g. the ticket's requester); every
+            occurrence of them, or of their parts, is redacted too.
+
+    Returns:
+        The text with emails, order numbers, card numbers, phone numbers, street addresses and
+        personal names replaced.
+    """
+    return _scan(text, names=names)[0]
+
+
+def find_personal_data(text: str, *, names: Iterable[str] = ()) -> list[Finding]:
+    """List the personal data that :func:`redact` would replace.
+
+    Args:
+        text: Free text to audit.
+        names: Names known from structured fields, as for :func:`redact`.
+
+    Returns:
+        ``(kind, matched_text)`` pairs in detection order; kind is one of ``email``, ``order``,
+        ``card``, ``phone``, ``address`` and ``name``.
+    """
+    return _scan(text, names=names)[1]
+
+
+def _scan(text: str, *, names: Iterable[str]) -> tuple[str, list[Finding]]:
+    findings: list[Finding] = []
+    text = _replace(text, "email", _EMAIL_RE.finditer, findings)
+    text = _replace(text, "order", _ORDER_RE.finditer, findings)
+    text = _replace(text, "card", _card_spans, findings)
+    text = _replace(text, "phone", _phone_spans, findings)
+    for pattern in _ADDRESS_RES:
+        text = _replace(text, "address", pattern.finditer, findings)
+    return _redact_names(text, names=names, findings=findings), findings
+
+
+def _replace(
+    text: str,
+    kind: str,
+    finder: Callable[[str], Iterable[re.Match[str] | tuple[int, int]]],
+    findings: list[Finding],
+) -> str:
+    """Replace every span ``finder`` yields with the placeholder of ``kind``."""
+    spans = [m.span() if isinstance(m, re.Match) else m for m in finder(text)]
+    if not spans:
+        return text
+    pieces, last = [], 0
+    for start, end in spans:
+        findings.append((kind, text[start:end]))
+        pieces += [text[last:start], _PLACEHOLDERS[kind]]
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def _card_spans(text: str) -> Iterable[tuple[int, int]]:
+    """Spans of card-like numbers: 13-19 digits, ungrouped or grouped as cards are printed."""
+    for run in _DIGIT_RUN_RE.finditer(text):
+        groups = list(re.finditer(r"\d+", run.group()))
+        i = 0
+        while i < len(groups):
+            # Prefer the longest valid card starting at group i, then move past it.
+            for j in range(len(groups), i, -1):
+                if _is_card(run.group(), groups[i:j]):
+                    yield run.start() + groups[i].start(), run.start() + groups[j - 1].end()
+                    i = j
+                    break
+            else:
+                i += 1
+
+
+def _is_card(run: str, groups: list[re.Match[str]]) -> bool:
+    """13-19 digits; every group but the last has 4+ digits (so dates like 2026-03-14 fail)."""
+    digits = sum(len(g.group()) for g in groups)
+    separators = {run[a.end() : b.start()] for a, b in zip(groups, groups[1:], strict=False)}
+    return (
+        13 <= digits <= 19
+        and len(separators) <= 1
+        and all(len(g.group()) >= 4 for g in groups[:-1])
+    )
+
+
+def _phone_spans(text: str) -> Iterable[tuple[int, int]]:
+    position = 0
+    while (match := _PHONE_RE.search(text, position)) is not None:
+        end = _phone_end(match)
+        if end is None:
+            position = match.start() + 1
+        else:
+            yield match.start(), end
+            position = end
+
+
+def _phone_end(match: re.Match[str]) -> int | None:
+    """Where the phone number in ``match`` ends, or None if it is not a plausible number."""
+    number = match.group()
+    digits = len(re.sub(r"\(0\)|\D", "", number))
+    if number.startswith("0"):  # national format with trunk prefix: 10-11 digits in UK and DE
+        return match.end() if 10 <= digits <= 11 else None
+    if 7 <= digits <= 15:
+        return match.end()
+    # Too long: an international number ran into the next number ("+49 30 1234567 030 ...").
+    # Cut at the first separator after which the number has the 10+ digits most countries use.
+    counted = 0
+    for group in re.finditer(r"\(0\)|\d+", number):
+        counted += 0 if group.group() == "(0)" else len(group.group())
+        if counted >= 10:
+            return match.start() + group.end() if counted <= 15 else None
+    return None
+
+
+def _redact_names(text: str, *, names: Iterable[str], findings: list[Finding]) -> str:
+    """Redact names found by the heuristics, then every other mention of those names."""
+    spans: list[tuple[int, int]] = []
+    for pattern in _NAME_RES:
+        for match in pattern.finditer(text):
+            words = _leading_name_words(match.group("name"))
+            if words:
+                start = match.start("name")
+                spans.append((start, start + _span_of_words(text[start:], words)))
+    found = [text[start:end] for start, end in _merge(spans)]
+    text = _replace(text, "name", lambda _: _merge(spans), findings)
+    text = _redact_mentions(text, found, findings=findings, ignore_case=False)
+    # Names from structured fields are certain, so match them in any case ("maria lopez").
+    return _redact_mentions(text, names, findings=findings, ignore_case=True)
+
+
+def _leading_name_words(candidate: str) -> list[str]:
+    """The words of ``candidate`` up to the first word that is not a name."""
+    words: list[str] = []
+    for word in candidate.split():
+        if word.lower() in _NOT_NAMES or len(word) < 2:
+            break
+        words.append(word)
+    return words
+
+
+def _span_of_words(text: str, words: list[str]) -> int:
+    """Length of the prefix of ``text`` that holds ``words`` separated by spaces or tabs."""
+    match = re.match(r"[ \t]+".join(map(re.escape, words)), text)
+    return match.end() if match else len(words[0])
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(set(spans)):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _redact_mentions(
+    text: str, mentions: Iterable[str], *, findings: list[Finding], ignore_case: bool
+) -> str:
+    """Redact whole-word mentions of known names (longest first, so full names win)."""
+    keep = {part for m in mentions for part in (m.strip(), *m.split())}
+    keep = {m for m in keep if len(m) >= 2 and m.lower() not in _NOT_NAMES}
+    if not keep:
+        return text
+    alternatives = "|".join(re.escape(m) for m in sorted(keep, key=len, reverse=True))
+    flags = re.IGNORECASE if ignore_case else 0
+    pattern = re.compile(rf"(?<![\w\[])(?:{alternatives})(?![\w\]])", flags)
+    return _replace(text, "name", pattern.finditer, findings)
