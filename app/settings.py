@@ -48,7 +48,7 @@ class IndexSettings(BaseModel):
     )
     hnsw_m: int = 32
     hnsw_ef_construction: int = 200
-    hnsw_ef_search: int = 128
+    hnsw_ef_search: int = 256
     keep_versions: int = Field(default=5, ge=1)
 
 

@@ -66,7 +66,7 @@ class DenseParams:
     hnsw_threshold: int = 100_000
     hnsw_m: int = 32
     ef_construction: int = 200
-    ef_search: int = 128
+    ef_search: int = 256
 
 
 class IndexBuilder:

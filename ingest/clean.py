@@ -101,7 +101,11 @@ def clean_text(text: str) -> str:
     for is_code, segment in split_fenced(text):
         if is_code:
             parts.append(segment)
-        else:
-            prose = unicodedata.normalize("NFC", segment)
-            parts.append(collapse_blank_lines(strip_trailing_spaces(prose)))
+            continue
+        prose = strip_trailing_spaces(unicodedata.normalize("NFC", segment))
+        if parts:
+            # The newline that ends the closing fence belongs to the code segment, but it is
+            # part of the blank run that follows; count it so the run still collapses.
+            prose = collapse_blank_lines("\n" + prose)[1:]
+        parts.append(collapse_blank_lines(prose))
     return "".join(parts).strip()

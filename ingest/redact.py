@@ -103,14 +103,15 @@ _NAME_RES = (
 _NOT_NAMES_TEXT = """
     a again agent alexa all also am amazon an and android another any app apple are at away back
     being best billing bluetooth bridge bulb cam camera care cheers customer customers dear did
-    do doorbell email english ethernet everybody everyone firmware folks for friday friend friends
-    from getting glad good google great greetings guys had happy has have having hello help
-    helpdesk hey hi home hope how hub i if in is it just kind light lights lock looking lumora
-    madam many max me mini monday morning much my new no not now ok okay on one our outdoor please
-    plug plus pro quick really reaching regards sales saturday sensor service so sorry speaker
-    staff still strip sunday support sure team tech technical thank thanks that the there this
-    thursday to trying tuesday two unable unfortunately update using very we wednesday well what
-    when which why wi-fi wifi will with writing yes you your zigbee
+    do doorbell dr email english ethernet everybody everyone firmware folks for friday friend
+    friends from getting glad good google great greetings guys had happy has have having hello
+    help helpdesk hey hi home homekit hope how hub i if in is it just kind light lights lock
+    looking lumora madam many matter max me mini miss monday morning mr mrs ms much mx my new no
+    not now ok okay on one our outdoor please plug plus pro prof quick reaching really regards
+    sales saturday sensor service siri so sorry speaker staff still strip sunday support sure
+    team tech technical thank thanks that the there this thread thursday to trying tuesday two
+    unable unfortunately update using very we wednesday well what when which why wi-fi wifi will
+    with writing yes you your zigbee
 """
 _NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
 _PLACEHOLDERS = {
@@ -278,12 +279,19 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 def _redact_mentions(
     text: str, mentions: Iterable[str], *, findings: list[Finding], ignore_case: bool
 ) -> str:
-    """Redact whole-word mentions of known names (longest first, so full names win)."""
-    keep = {part for m in mentions for part in (m.strip(), *m.split())}
-    keep = {m for m in keep if len(m) >= 2 and m.lower() not in _NOT_NAMES}
+    """Redact whole-word mentions of known names (longest first, so full names win).
+
+    A full name is always redacted; its single words only when they are not ordinary words,
+    so a customer called "Will Hope" does not turn every "will" into ``[NAME]``.
+    """
+    full = {" ".join(m.split()) for m in mentions}
+    parts = {word for m in full for word in m.split() if word.lower() not in _NOT_NAMES}
+    keep = {m for m in full | parts if len(m) >= 2}
     if not keep:
         return text
-    alternatives = "|".join(re.escape(m) for m in sorted(keep, key=len, reverse=True))
+    alternatives = "|".join(
+        r"[ \t]+".join(map(re.escape, m.split())) for m in sorted(keep, key=len, reverse=True)
+    )
     flags = re.IGNORECASE if ignore_case else 0
     pattern = re.compile(rf"(?<![\w\[])(?:{alternatives})(?![\w\]])", flags)
     return _replace(text, "name", pattern.finditer, findings)

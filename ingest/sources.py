@@ -382,14 +382,22 @@ def parse_markdown(text: str, *, source_path: str = "") -> SourceDocument:
     return _article(meta, body=body, source_path=source_path, hint=_MARKDOWN_HINT)
 
 
+def _file_line(mark: Any) -> int | None:
+    """The file line of a YAML error mark: +1 as YAML counts from 0, +1 for the opening '---'."""
+    return mark.line + 2 if mark is not None else None
+
+
 def _yaml_mapping(block: str) -> dict[str, Any]:
     try:
         meta = yaml.safe_load(block)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        # +1 because YAML counts from 0, +1 for the opening '---' line.
-        where = f" at line {mark.line + 2}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid syntax"
+        context = getattr(exc, "context", None)
+        context_line = _file_line(getattr(exc, "context_mark", None))
+        if context and context_line:
+            problem += f" ({context} that starts at line {context_line})"
+        line = _file_line(getattr(exc, "problem_mark", None))
+        where = f" at line {line}" if line else ""
         raise LoadError(
             f"broken YAML front matter{where}: {problem}; fix the metadata between the "
             "'---' lines (quote values that contain ': ' or start with a special character)"

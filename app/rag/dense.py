@@ -25,7 +25,7 @@ class DenseIndex:
 
     @classmethod
     def build(cls, vectors: np.ndarray, *, hnsw_threshold: int = 100_000, hnsw_m: int = 32,
-              ef_construction: int = 200, ef_search: int = 128) -> DenseIndex:
+              ef_construction: int = 200, ef_search: int = 256) -> DenseIndex:
         """Exact ``IndexFlatIP`` up to ``hnsw_threshold`` vectors, ``IndexHNSWFlat`` above."""
         import faiss
 
@@ -62,15 +62,18 @@ class DenseIndex:
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
             selector = faiss.IDSelectorBatch(allowed)
             if self.kind == "hnsw":
-                params = faiss.SearchParametersHNSW(sel=selector, efSearch=ef_search or 128)
+                params = faiss.SearchParametersHNSW(sel=selector, efSearch=ef_search or self._ef())
             else:
                 params = faiss.SearchParameters(sel=selector)
         elif self.kind == "hnsw":
-            params = faiss.SearchParametersHNSW(efSearch=ef_search or 128)
+            params = faiss.SearchParametersHNSW(efSearch=ef_search or self._ef())
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         scores, rows = self._index.search(q, min(k, self.size), params=params)  # type: ignore[attr-defined]
         keep = rows[0] >= 0
         return rows[0][keep].astype(np.int64), scores[0][keep]
+
+    def _ef(self) -> int:
+        return int(self._index.hnsw.efSearch)  # type: ignore[attr-defined]
 
     def save(self, folder: Path) -> None:
         import faiss

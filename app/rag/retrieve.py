@@ -52,7 +52,7 @@ class HybridRetriever:
 
     def __init__(self, embedder: Embedder, *, dense_k: int = 50, sparse_k: int = 50,
                  fusion: str = "rrf", rrf_k: int = 60,
-                 weights: Mapping[str, float] | None = None, ef_search: int = 128) -> None:
+                 weights: Mapping[str, float] | None = None, ef_search: int | None = None) -> None:
         if fusion not in ("rrf", "weighted"):
             raise ValueError("fusion must be 'rrf' or 'weighted'")
         self.embedder = embedder
