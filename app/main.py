@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 def load_models(state: AppState, settings: Settings) -> None:
     """Load the embedder, reranker, generator and the active index, once."""
+    import torch
+
     from app.rag.factory import (
         expected_manifest,
         make_answer_service,
@@ -30,6 +32,7 @@ def load_models(state: AppState, settings: Settings) -> None:
         make_reranker,
     )
 
+    torch.set_num_threads(settings.torch_threads)
     state.not_ready_reason = "loading models"
     embedder = make_embedder(settings)
     state.embedder = embedder

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from itertools import pairwise
 
 __all__ = ["find_personal_data", "redact"]
 
@@ -182,27 +183,32 @@ def _card_spans(text: str) -> Iterable[tuple[int, int]]:
     """Spans of card-like numbers: 13-19 digits, ungrouped or grouped as cards are printed."""
     for run in _DIGIT_RUN_RE.finditer(text):
         groups = list(re.finditer(r"\d+", run.group()))
+        lengths = [len(g.group()) for g in groups]
+        separators = [run.group()[a.end() : b.start()] for a, b in pairwise(groups)]
         i = 0
         while i < len(groups):
-            # Prefer the longest valid card starting at group i, then move past it.
-            for j in range(len(groups), i, -1):
-                if _is_card(run.group(), groups[i:j]):
-                    yield run.start() + groups[i].start(), run.start() + groups[j - 1].end()
-                    i = j
-                    break
-            else:
-                i += 1
+            end = _longest_card(lengths, separators, i)
+            if end:
+                yield run.start() + groups[i].start(), run.start() + groups[end - 1].end()
+            i = end or i + 1
 
 
-def _is_card(run: str, groups: list[re.Match[str]]) -> bool:
-    """13-19 digits; every group but the last has 4+ digits (so dates like 2026-03-14 fail)."""
-    digits = sum(len(g.group()) for g in groups)
-    separators = {run[a.end() : b.start()] for a, b in zip(groups, groups[1:], strict=False)}
-    return (
-        13 <= digits <= 19
-        and len(separators) <= 1
-        and all(len(g.group()) >= 4 for g in groups[:-1])
-    )
+def _longest_card(lengths: list[int], separators: list[str], start: int) -> int:
+    """End (exclusive) of the longest card made of groups ``start..``, or 0 if there is none.
+
+    A card has 13-19 digits, one kind of separator, and every group but the last has 4+ digits
+    (4-4-4-4, 4-6-5, 4-4-4-1), so dates such as ``2026-03-14 2026-03-15`` never qualify.
+    """
+    best, digits = 0, 0
+    for end in range(start, len(lengths)):
+        digits += lengths[end]
+        if digits > 19 or (end > start and separators[end - 1] != separators[start]):
+            break
+        if digits >= 13:
+            best = end + 1
+        if lengths[end] < 4:  # a short group can only be the last one
+            break
+    return best
 
 
 def _phone_spans(text: str) -> Iterable[tuple[int, int]]:

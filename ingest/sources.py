@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -112,7 +113,7 @@ def load_path(path: Path, *, max_bytes: int = 1_000_000) -> LoadResult:
             elif item.document.id in first_seen:
                 reason = (
                     f"duplicate id '{item.document.id}' (first defined in "
-                    f"{first_seen[item.document.id]}): give each article a unique id"
+                    f"{first_seen[item.document.id]}): give each article or ticket its own id"
                 )
                 failures.append(LoadFailure(item.locator, reason))
             else:
@@ -162,7 +163,10 @@ def _unexpected(locator: str, exc: Exception) -> LoadFailure:
 
 def _read_text(file: Path, *, max_bytes: int) -> str:
     try:
-        size = file.stat().st_size
+        info = file.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
+            raise LoadError("not a regular file: only plain text files can be loaded")
+        size = info.st_size
         if size > max_bytes:
             raise LoadError(
                 f"file is {size:,} bytes, over the limit of {max_bytes:,} bytes: "
@@ -548,6 +552,8 @@ _CONTAINERS = frozenset(
     | {"tbody", "thead", "tfoot", "tr", "td", "th"}
 )
 _HEADINGS = {f"h{level}": level for level in range(1, 7)}
+# Real help-center pages nest a few dozen levels; the renderer recurses about 3 frames a level.
+_MAX_DEPTH = 120
 _BR = "\x00"  # stands for <br> until whitespace is collapsed; NUL is removed from parsed text
 _SPACE_RE = re.compile(r"[ \t\n\r\f\v\u00a0]+")
 _LIST_START_RE = re.compile(r"^(?:- |\d+\. )")
@@ -574,6 +580,8 @@ class _TreeBuilder(HTMLParser):
         closes = _AUTOCLOSE.get(tag, frozenset()) | ({"p"} if tag in _CLOSES_P else set())
         while len(self._stack) > 1 and self._stack[-1].tag in closes:
             self._stack.pop()
+        if len(self._stack) > _MAX_DEPTH:
+            return  # keep the text of absurdly deep markup, not its structure (no RecursionError)
         node = _Node(tag, {name: value or "" for name, value in attrs})
         self._stack[-1].children.append(node)
         if tag not in _VOID:

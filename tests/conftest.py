@@ -64,3 +64,41 @@ def builder(settings, embedder):
     b = make_builder(settings)
     b._embedder = embedder
     return b
+
+
+@pytest.fixture(scope="session")
+def tiny_cross_encoder(tmp_path_factory) -> str:
+    """A two-layer CrossEncoder trained for a few steps from the shipped MiniLM weights.
+
+    It is not meant to rank well; it lets the real ``CrossEncoderReranker`` code path run
+    (loading a folder, batching pairs, scoring) without any download.
+    """
+    from datasets import Dataset
+    from sentence_transformers import CrossEncoder
+    from sentence_transformers.cross_encoder import (
+        CrossEncoderTrainer,
+        CrossEncoderTrainingArguments,
+    )
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+
+    from app.rag.embed import resolve_model_path
+
+    model = CrossEncoder(resolve_model_path("all-MiniLM-L6-v2"), num_labels=1,
+                         max_length=128, device="cpu")
+    model.model.bert.encoder.layer = model.model.bert.encoder.layer[:2]
+    model.model.config.num_hidden_layers = 2
+    pairs = [("how do I return my hub", "You can return hardware within 45 days.", 1.0),
+             ("how do I return my hub", "The Plus plan costs $4.99 a month.", 0.0),
+             ("reset the hub", "Hold the reset button for 10 seconds.", 1.0),
+             ("reset the hub", "Standard shipping takes 3-5 business days.", 0.0)] * 8
+    data = Dataset.from_dict({"sentence1": [p[0] for p in pairs],
+                              "sentence2": [p[1] for p in pairs],
+                              "label": [p[2] for p in pairs]})
+    out = tmp_path_factory.mktemp("tiny-cross-encoder")
+    args = CrossEncoderTrainingArguments(output_dir=str(out / "run"), num_train_epochs=1,
+                                         per_device_train_batch_size=16, save_strategy="no",
+                                         report_to="none", use_cpu=True, seed=1)
+    CrossEncoderTrainer(model=model, args=args, train_dataset=data,
+                        loss=BinaryCrossEntropyLoss(model)).train()
+    model.save_pretrained(str(out / "model"))
+    return str(out / "model")

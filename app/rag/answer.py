@@ -144,7 +144,7 @@ class AnswerService:
         if not candidates:
             return 0.0, False, Fallback("no_context", ())
         top = candidates[0]
-        agreement = "dense" in top.ranks and "sparse" in top.ranks
+        agreement = _retrievers_agree(candidates)
         if "rerank" in top.scores:
             score, bar, bar_agree = top.scores["rerank"], p.min_score, p.min_score_agreement
         else:
@@ -252,6 +252,16 @@ class _Fallback(Exception):
 
 class _UsedExtractive(Exception):
     """The configured generator failed before saying anything; extractive answered."""
+
+
+def _retrievers_agree(candidates: Sequence[Candidate]) -> bool:
+    """Dense and BM25 put the same article first: two independent signals agree."""
+    best: dict[str, str] = {}
+    for c in candidates:
+        for name in ("dense", "sparse"):
+            if c.ranks.get(name) == 1:
+                best[name] = c.chunk.article_id
+    return len(best) == 2 and best["dense"] == best["sparse"]
 
 
 def _buffer_sentences(deltas: Iterator[str]) -> Iterator[str]:

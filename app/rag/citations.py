@@ -58,17 +58,14 @@ def _stem(word: str) -> str:
         word = word[:-2]
     if len(word) > 4 and word.endswith(("ies", "ied")):
         return word[:-3] + "y"
-    for suffix in ("ing", "ed"):
-        stem = word[: -len(suffix)]
-        if word.endswith(suffix) and len(stem) >= 2 and re.search(r"[aeiouy]", stem):
-            if not word.endswith("eed"):
-                if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "aeiouslz":
-                    stem = stem[:-1]
-                word = stem
-                break
-    else:
-        if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-            word = word[:-1]
+    suffix = "ing" if word.endswith("ing") else "ed" if word.endswith("ed") else ""
+    stem = word[: -len(suffix)] if suffix else word
+    if suffix and len(stem) >= 2 and re.search(r"[aeiouy]", stem) and not word.endswith("eed"):
+        if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "aeiouslz":
+            stem = stem[:-1]  # "tapped" -> "tap", but "called" -> "call"
+        word = stem
+    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
     if len(word) > 2 and word.endswith("e") and not word.endswith("ee"):
         word = word[:-1]
     return word

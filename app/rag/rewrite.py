@@ -41,6 +41,9 @@ def rewrite_query(message: str, *, previous_questions: Sequence[str] = (),
         return message
     own = content_words(message)
     borrowed = [w for w in content_words(previous_questions[-1]) if w not in own]
-    titles = " ".join(previous_titles[:1])
-    parts = [" ".join(own), " ".join(borrowed), titles]
-    return " ".join(p for p in parts if p).strip() or message
+    if not own:  # purely referential ("how long does that take?"): lean on the last answer
+        return " ".join([*borrowed, *previous_titles[:1]]).strip() or message
+    # The follow-up's own words carry the new constraint ("camera" in "what about the
+    # camera?"), so they are stated twice: BM25 counts repeated query terms again and the
+    # embedding leans towards them, while the borrowed words keep the topic.
+    return " ".join([*own, *borrowed, *own])

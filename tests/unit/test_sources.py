@@ -465,3 +465,9 @@ def test_missing_path_is_a_failure_not_an_exception(tmp_path: Path) -> None:
     result = load_path(tmp_path / "nope")
     assert result.documents == ()
     assert "no such file or folder" in result.failures[0].reason
+
+
+def test_absurdly_deep_html_still_loads_its_text() -> None:
+    page = '<meta name="kb:id" content="deep"><title>Deep</title><body>'
+    page += "<div>" * 3000 + "<p>Buried answer</p>" + "</div>" * 3000 + "</body>"
+    assert parse_html(page).body == "Buried answer"

@@ -1,0 +1,57 @@
+"""The real CrossEncoderReranker on a tiny model trained in a fixture, and the budget logic."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from app.rag.rerank import BudgetedReranker, CrossEncoderReranker
+from app.rag.types import Candidate, Chunk
+from tests.fakes import OverlapReranker
+
+pytestmark = pytest.mark.integration
+
+
+def candidates(texts: list[str]) -> list[Candidate]:
+    return [Candidate(chunk=Chunk(chunk_id=f"a{i}:0", article_id=f"a{i}", ordinal=0,
+                                  title=f"T{i}", heading_path=(), text=t, url="",
+                                  char_start=0, char_end=len(t), n_tokens=len(t.split())),
+                      score=1.0 / (i + 1), ranks={"fused": i + 1})
+            for i, t in enumerate(texts)]
+
+
+def test_cross_encoder_scores_every_pair_in_zero_one(tiny_cross_encoder):
+    reranker = CrossEncoderReranker(tiny_cross_encoder, max_length=128)
+    scores = reranker.score("how do I return my hub",
+                            ["You can return hardware within 45 days.", "Plus costs $4.99."])
+    assert scores.shape == (2,) and np.all((scores >= 0) & (scores <= 1))
+    assert reranker.score("q", []).shape == (0,)
+
+
+def test_reranking_reorders_and_keeps_every_stage_score(tiny_cross_encoder):
+    budgeted = BudgetedReranker(CrossEncoderReranker(tiny_cross_encoder), depth=3)
+    result = budgeted.rerank("reset the hub", candidates(
+        ["Shipping is free over $50.", "Hold the reset button on the hub for 10 seconds.",
+         "Plus costs $4.99.", "Beyond the depth."]))
+    assert result.depth == 3 and not result.reduced
+    assert len(result.candidates) == 3
+    assert all({"rerank", "fused"} <= set(c.ranks) for c in result.candidates)
+    scores = [c.scores["rerank"] for c in result.candidates]
+    assert scores == sorted(scores, reverse=True)
+
+
+class SlowReranker(OverlapReranker):
+    def score(self, query, passages):
+        time.sleep(0.01 * len(passages))
+        return super().score(query, passages)
+
+
+def test_depth_shrinks_when_the_budget_would_be_exceeded():
+    budgeted = BudgetedReranker(SlowReranker(), depth=20, budget_ms=60, min_depth=2)
+    pool = candidates([f"passage {i} about hubs" for i in range(30)])
+    first = budgeted.rerank("hubs", pool)
+    assert first.depth == 20 and not first.reduced  # no cost known yet
+    second = budgeted.rerank("hubs", pool)
+    assert second.reduced and 2 <= second.depth <= 8

@@ -1,0 +1,169 @@
+"""The extractive generator on handwritten passages."""
+
+from __future__ import annotations
+
+import re
+
+from app.rag.citations import REFUSAL, CitationVerifier, parse_markers, split_sentences
+from app.rag.generate import ExtractiveGenerator
+from app.rag.types import Chunk, Passage
+
+
+def passage(n: int, title: str, text: str, heading: tuple[str, ...] = ()) -> Passage:
+    chunk = Chunk(chunk_id=f"a{n}:0", article_id=f"a{n}", ordinal=0, title=title,
+                  heading_path=heading, text=text, url="", char_start=0, char_end=len(text),
+                  n_tokens=len(text.split()))
+    return Passage(n=n, chunk=chunk, score=1.0)
+
+
+RESET = passage(1, "Reset your Lumora password", """\
+You can reset your password from the app or the website. Resetting signs you out everywhere.
+
+## Reset in the app
+To reset your password in the app:
+1. Open the Lumora app and tap **Forgot password?** on the sign-in screen.
+2. Enter the email address of your **Account**.
+3. Open the email from no-reply@lumora.example and tap *Reset password*.
+4. Choose a new password with at least 10 characters.
+
+> **Note:** The reset link is valid for 1 hour.
+
+## Reset on the website
+Go to account.lumora.example and select **Forgot password?** under the sign-in button.""")
+
+BILLING = passage(2, "Lumora Cloud prices", """\
+Lumora Cloud Pro costs $4.99 per month or $49.99 per year.
+You can cancel at any time in Settings > Subscription.""")
+
+RESET_EMAIL = passage(1, "Password reset email", """\
+The reset email comes from no-reply@lumora.example. It can take up to 10 minutes to arrive.""")
+
+DELIVERY = passage(2, "Email delivery problems", """\
+Check your spam or junk folder for the reset email. Add no-reply@lumora.example to your \
+contacts. Our office is closed on public holidays.""")
+
+STATUSES = passage(1, "Order statuses", """\
+Every order moves through these statuses.
+
+| Status | What it means |
+|---|---|
+| Processing | We are confirming your payment. |
+| Preparing to ship | The warehouse is packing your items. |
+| Delivered | The carrier confirmed delivery. |""")
+
+
+def answer_sentences(text: str) -> list[tuple[str, tuple[int, ...]]]:
+    return [parse_markers(s) for s in split_sentences(text)]
+
+
+def plain(text: str) -> str:
+    """The passage text a reader sees: no emphasis marks, no quote marks, one-space runs."""
+    text = re.sub(r"[*`]|^> ?", "", text, flags=re.MULTILINE)
+    return " ".join(text.split())
+
+
+def test_answer_is_the_whole_numbered_procedure_in_order() -> None:
+    text = ExtractiveGenerator().generate("How do I reset my password in the app?",
+                                          [RESET, BILLING]).text
+    lines = text.splitlines()
+    assert lines[0].endswith("To reset your password in the app: [1]")
+    assert lines[1:] == [
+        "1. Open the Lumora app and tap Forgot password? on the sign-in screen. [1]",
+        "2. Enter the email address of your Account. [1]",
+        "3. Open the email from no-reply@lumora.example and tap Reset password. [1]",
+        "4. Choose a new password with at least 10 characters. [1]",
+    ]
+
+
+def test_irrelevant_second_passage_is_not_cited() -> None:
+    answer = ExtractiveGenerator().generate("How do I reset my password in the app?",
+                                            [RESET, BILLING])
+    assert {n for _, marks in answer_sentences(answer.text) for n in marks} == {1}
+    assert "$4.99" not in answer.text
+    assert answer.model == "extractive" and not answer.declined
+
+
+def test_markdown_emphasis_is_stripped() -> None:
+    text = ExtractiveGenerator().generate("How do I reset my password in the app?", [RESET]).text
+    assert "Account" in text and "Reset password" in text
+    assert "*" not in text and ">" not in text
+
+
+def test_section_whose_heading_matches_the_question_is_used() -> None:
+    # "Go to ..." shares no word with the question; its heading "Reset on the website" does.
+    text = ExtractiveGenerator().generate("Can I reset it on the website?", [RESET]).text
+    assert ("Go to account.lumora.example and select Forgot password? under the sign-in "
+            "button. [1]") in text
+
+
+def test_relevant_second_passage_is_cited_after_the_first() -> None:
+    text = ExtractiveGenerator().generate("Where is my password reset email?",
+                                          [RESET_EMAIL, DELIVERY]).text
+    assert answer_sentences(text) == [
+        ("The reset email comes from no-reply@lumora.example.", (1,)),
+        ("Check your spam or junk folder for the reset email.", (2,)),
+    ]
+
+
+def test_answer_never_contains_text_absent_from_its_passage() -> None:
+    generator = ExtractiveGenerator()
+    cases = [("How do I reset my password in the app?", [RESET, BILLING]),
+             ("How much does Pro cost per year?", [BILLING, RESET]),
+             ("Where is my password reset email?", [RESET_EMAIL, DELIVERY]),
+             ("Can I reset it on the website?", [RESET])]
+    for question, passages in cases:
+        by_n = {p.n: plain(p.chunk.text) for p in passages}
+        sentences = answer_sentences(generator.generate(question, passages).text)
+        assert sentences
+        for sentence, marks in sentences:
+            assert len(marks) == 1
+            assert " ".join(sentence.split()) in by_n[marks[0]], (question, sentence)
+
+
+def test_table_row_only_when_the_question_matches_it() -> None:
+    generator = ExtractiveGenerator()
+    text = generator.generate("What does Preparing to ship mean?", [STATUSES]).text
+    assert "Status: Preparing to ship; What it means: The warehouse is packing your items." in text
+    assert "Processing" not in text and "Delivered" not in text and "|" not in text
+    other = generator.generate("How do I reset my password in the app?", [RESET, STATUSES]).text
+    assert "Status:" not in other and "|" not in other
+
+
+def test_long_answers_are_capped() -> None:
+    body = " ".join(f"Battery tip {i}: charge the battery fully before trip number {i}."
+                    for i in range(1, 13))
+    text = ExtractiveGenerator().generate("How do I charge the battery?",
+                                          [passage(1, "Battery care", body)]).text
+    assert len(split_sentences(text)) == 6
+    assert len(text.split()) <= 120 + 6  # the words, plus one marker per sentence
+
+
+def test_long_list_is_cut_at_eight_steps() -> None:
+    steps = "\n".join(f"{i}. Pair sensor number {i} with the hub." for i in range(1, 12))
+    text = ExtractiveGenerator().generate("How do I pair the sensors?",
+                                          [passage(1, "Pair sensors", f"To pair:\n{steps}")]).text
+    numbers = [int(m) for m in re.findall(r"^(\d+)\. ", text, flags=re.MULTILINE)]
+    assert numbers == list(range(1, 9))
+
+
+def test_stream_yields_cited_sentences_that_join_to_the_answer() -> None:
+    generator = ExtractiveGenerator()
+    question, passages = "Where is my password reset email?", [RESET_EMAIL, DELIVERY]
+    pieces = list(generator.stream(question, passages, style="Customer plan: Pro"))
+    assert len(pieces) == 2
+    assert all(re.search(r"\[\d\]$", piece) for piece in pieces)
+    assert "".join(pieces) == generator.generate(question, passages).text
+
+
+def test_output_passes_citation_verification() -> None:
+    answer = ExtractiveGenerator().generate("How do I reset my password in the app?", [RESET])
+    verified = CitationVerifier().verify(answer.text, [RESET])
+    assert verified.dropped == () and verified.unknown_markers == ()
+    assert len(verified.sentences) == len(split_sentences(answer.text))
+
+
+def test_no_passages_is_a_refusal() -> None:
+    generator = ExtractiveGenerator()
+    answer = generator.generate("How do I reset my password?", [])
+    assert answer.declined and answer.text == REFUSAL
+    assert list(generator.stream("How do I reset my password?", [])) == [REFUSAL]
