@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from app.rag.citations import REFUSAL, CitationVerifier, split_sentences
+from app.rag.citations import CitationVerifier, is_refusal, split_sentences
 from app.rag.generate import ExtractiveGenerator, GeneratorError
 from app.rag.index import IndexVersion
 from app.rag.protocols import Generator
@@ -217,7 +217,7 @@ class AnswerService:
         try:
             for sentence in _buffer_sentences(self.generator.stream(
                     prepared.query, passages, history=history, style=style)):
-                if sentence.strip() == REFUSAL or sentence.strip().startswith(REFUSAL):
+                if is_refusal(sentence.strip(), prefix=True):
                     if emitted == 0:
                         raise _Fallback("model_declined")
                     continue
