@@ -93,7 +93,11 @@ class AnswerSettings(BaseModel):
     )
     suggestions: int = Field(default=3, ge=0, le=10)
     max_message_chars: int = Field(default=2000, ge=10)
-    min_overlap: float = Field(default=0.5, ge=0, le=1, description="Citation support bar.")
+    min_overlap: float = Field(default=0.5, gt=0, le=1, description="Citation support bar.")
+    min_support_score: float = Field(
+        default=0.1, ge=0, le=1,
+        description="With a reranker, an LLM sentence's score against its cited passage.",
+    )
     threshold_file: Path = Field(
         default=Path("var/threshold.json"),
         description="Written by `python -m eval calibrate`; overrides min_score when present.",

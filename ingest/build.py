@@ -133,7 +133,8 @@ class IndexBuilder:
         for (slot, _), vec in zip(todo, new_vectors, strict=True):
             vectors[slot] = vec
         dim = int(self.embedder_info["dimension"])
-        matrix = np.stack(vectors) if vectors else np.zeros((0, dim), dtype=np.float32)
+        ready = [v for v in vectors if v is not None]
+        matrix = np.stack(ready) if ready else np.zeros((0, dim), dtype=np.float32)
         name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + corpus[:8]
         articles = self._article_rows(chunks, hashes)
         prev_ids = set(prev.articles) if prev else set()

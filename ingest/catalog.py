@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session, delete, select
 
@@ -43,7 +44,7 @@ def upsert(session: Session, doc: SourceDocument) -> str:
             row.source_path = doc.source_path
             session.add(row)
         return "unchanged"
-    fields = {
+    fields: dict[str, Any] = {
         "title": doc.title, "url": doc.url, "product": doc.product, "locale": doc.locale,
         "status": doc.status, "source_type": doc.source_type, "updated_at": doc.updated_at,
         "tags": json.dumps(list(doc.tags)), "body": doc.body, "source_path": doc.source_path,
@@ -80,8 +81,8 @@ def sync_documents(session: Session, docs: Iterable[SourceDocument], *,
         session.delete(row)
         removed.append(row.id)
     session.flush()
-    return SyncReport(*(tuple(result[k]) for k in ("added", "updated", "unchanged")),
-                      removed=tuple(removed))
+    return SyncReport(added=tuple(result["added"]), updated=tuple(result["updated"]),
+                      unchanged=tuple(result["unchanged"]), removed=tuple(removed))
 
 
 def all_documents(session: Session) -> list[SourceDocument]:

@@ -116,7 +116,7 @@ class MarkdownChunker:
 
         units = self._units(body, count)
         spans = self._pack(body, units, count)
-        chunks = []
+        chunks: list[Chunk] = []
         for s, e, path in spans:
             while s < e and body[s].isspace():
                 s += 1

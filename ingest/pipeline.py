@@ -13,6 +13,7 @@ from app.db import session_scope
 from app.models import IndexBuild, utcnow
 from app.rag.embed import HFTokenCounter, SentenceTransformerEmbedder, embedder_manifest
 from app.rag.index import IndexStore
+from app.rag.types import SourceDocument
 from app.settings import DEFAULT_EMBEDDER, Settings
 from ingest.build import BuildOutcome, DenseParams, IndexBuilder, Progress
 from ingest.catalog import all_documents, record_chunks, sync_documents
@@ -69,7 +70,8 @@ def ingest_paths(paths: list[Path], *, settings: Settings, engine: Engine,
                  progress: Progress | None = None) -> IngestReport:
     """Load sources, sync the catalogue, and build a new index version if anything changed."""
     started = time.perf_counter()
-    docs, failures = [], []
+    docs: list[SourceDocument] = []
+    failures: list[LoadFailure] = []
     for path in paths:
         result = load_path(path, max_bytes=settings.max_file_bytes)
         docs.extend(result.documents)

@@ -11,8 +11,12 @@ find with a placeholder such as ``[EMAIL]``. The order matters:
 4. Phones before addresses, so an address tail (city, ZIP) cannot swallow a phone number.
 5. Names last: greetings and sign-offs are easiest to spot once the other data is gone.
 
-Name detection is heuristic (greetings, sign-offs, self-introductions, ``Name:`` fields and
-names given by the caller); a name mentioned only mid-sentence is not found.
+Formats covered: emails; US, UK, German, French, Dutch, Irish and Australian phone numbers;
+13-19 digit card numbers, grouped or not (no Luhn check, so mistyped cards are caught too);
+US/Canadian/UK/Irish/Australian street addresses and postcodes and German/Dutch/French streets.
+Name detection is heuristic (greetings, sign-offs, self-introductions, ``Name:`` lines and
+names given by the caller); a name mentioned only mid-sentence is not found. Company contact
+details (``support@...``, a support hotline) are redacted like any others.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ _EMAIL_RE = re.compile(
     r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
     r"(?![\w-])"
 )
-_ORDER_RE = re.compile(r"(?<![\w-])LUM-\d{4}-\d{6}(?![\w-])", re.IGNORECASE)
+# LUM-2026-004512 is the order format; the help center also shows shop orders as LM-20461375.
+_ORDER_RE = re.compile(r"(?<![\w-])(?:LUM-\d{4}-\d{6}|LM-\d{8})(?![\w-])", re.IGNORECASE)
 # A run of digit groups joined by single spaces or dashes; _card_spans picks the card inside.
 _DIGIT_RUN_RE = re.compile(r"(?<![\w.,/:+-])\d+(?:[ -]\d+)*(?![\w/]|[.,]\d)")
 _PHONE_RE = re.compile(
@@ -37,47 +42,94 @@ _PHONE_RE = re.compile(
     (?:
         (?<![\w+])\+\d{1,3}(?:[ .-]?\(0\))?[ .-]?\(?\d{1,5}\)?(?:[ .-]?\d{2,5}){1,5}
       | (?<![\w.+/:-])\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}                  # (555) 123-4567
-      | (?<![\w.+/:-])(?:1[ .-])?\d{3}([ .-])\d{3}\1\d{4}              # 555-123-4567
-      | (?<![\w.+/:-])0\d{2,4}[ -]?\d{3,4}(?:[ -]?\d{3,4})?            # 07700 900123
+      | (?<![\w.+/:-])(?:1[ .-])?\d{3}(?P<sep>[ .-])\d{3}(?P=sep)\d{4}   # 555-123-4567
+      | (?<![\w.+/:-])(?P<trunk>                                        # national, leading 0
+            0\d{2,4}[ -]?\d{3,4}(?:[ -]?\d{3,4})?                      # 07700 900123
+          | 0\d(?:[ .-]?\d{2}){4}                                      # 06 12 34 56 78
+          | 0\d[ -]\d{8}                                               # 06-12345678
+        )
     )
     (?![\w]|[.,:/-]\d)
     """,
     re.VERBOSE,
 )
-_STATES = (
+_STATES = (  # US states and Canadian provinces
     "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|"
-    "NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY"
+    "NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|"
+    "AB|BC|MB|NB|NL|NS|NT|NU|ON|PE|QC|SK|YT"
 )
 _STATE = rf"(?:{_STATES})\b"
+_AU_STATE_POSTCODE = r"(?:NSW|VIC|QLD|WA|SA|TAS|ACT|NT)[ \t]+\d{4}\b"
 _ZIP = r"\d{5}(?:-\d{4})?\b"
 _UK_POSTCODE = r"\b(?:[A-Z]{1,2}\d[A-Z\d]?|GIR) \d[A-Z]{2}\b"
-_CAP_WORD = r"[A-Z][A-Za-z'.-]*"
+_CA_POSTCODE = r"\b[A-Z]\d[A-Z] ?\d[A-Z]\d\b"
+_EIRCODE = r"\b(?:[AC-FHKNPRTV-Y]\d{2}|D6W) ?[0-9AC-FHKNPRTV-Y]{4}\b"
+_POSTCODE = rf"(?:{_UK_POSTCODE}|{_CA_POSTCODE}|{_EIRCODE})"
+_CAP_WORD = r"[A-ZÀ-ÖØ-Þ][\w'.-]*"
 _CITY = rf"{_CAP_WORD}(?:[ \t]{_CAP_WORD}){{0,2}}"
 _SUFFIX = (
     r"(?i:street|st|avenue|ave|road|rd|lane|ln|drive|dr|boulevard|blvd|way|court|ct|place|pl|"
-    r"terrace|close|crescent|parkway|pkwy|highway|hwy|square|sq)\b\.?"
+    r"terrace|close|crescent|grove|gardens|mews|row|park|walk|parkway|pkwy|highway|hwy|square|"
+    r"sq)\b\.?"
 )
 _UNIT = r"(?i:apt|apartment|unit|suite|ste|flat|floor|\#)\.?[ \t]*\#?[ \t]*[A-Za-z0-9-]+"
-_TAIL = rf"(?:,?\s+(?:{_CITY},?\s+)?(?:{_STATE}(?:\s+{_ZIP})?|{_UK_POSTCODE}|{_ZIP}))"
+_HOUSE = rf"(?:{_UNIT},?(?:[ \t]+\d{{1,6}}[A-Za-z]?)?|\d{{1,6}}[A-Za-z]?)"
+_TAIL = (
+    rf"(?:,?\s+(?:{_CITY},?\s+){{0,2}}"
+    rf"(?:{_AU_STATE_POSTCODE}|{_STATE}(?:\s+(?:{_ZIP}|{_CA_POSTCODE}))?|{_POSTCODE}|{_ZIP}))"
+)
+# "10115 Berlin", "60316 Frankfurt am Main", "1016 HX Amsterdam"
+_EU_PLACE = (
+    r"(?:,?\s+(?:\d{5}|\d{4} ?[A-Z]{2})[ \t]+[A-ZÀ-Þ][\w-]*(?:[ \t]+(?:am|an|[A-Z][\w-]*)){0,2})"
+)
 _ADDRESS_RES = (
+    # "742 Evergreen Terrace, Springfield, IL 62704", "Flat 3, 42 Mill Lane\nLeeds\nLS6 2AB"
     re.compile(
-        rf"\b\d{{1,6}}[A-Za-z]?(?:[ \t]+(?:{_CAP_WORD}|\d+(?:st|nd|rd|th))){{1,4}}?[ \t]+{_SUFFIX}"
+        rf"\b{_HOUSE}(?:[ \t]+|,?\n)(?:{_CAP_WORD}|\d+(?:st|nd|rd|th))"
+        rf"(?:[ \t]+(?:{_CAP_WORD}|\d+(?:st|nd|rd|th))){{0,3}}?[ \t]+{_SUFFIX}"
         rf"(?:[ \t]+(?:N|S|E|W|NE|NW|SE|SW)\b)?(?:,?[ \t]*{_UNIT})?{_TAIL}?"
     ),
-    # German-style: street name then house number, optionally "10115 Berlin".
+    # German and Dutch: street name, then house number, then "10115 Berlin" or "1016 HX Amsterdam".
     re.compile(
-        r"\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|str\.|weg|gasse|platz|allee)[ \t]+\d{1,4}[a-z]?\b"
-        r"(?:,?[ \t]+\d{5}[ \t]+[A-ZÄÖÜ][a-zäöüß]+)?"
+        r"\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|str\.|weg|gasse|platz|allee|straat|gracht|laan|"
+        rf"plein|kade|singel|dijk)[ \t]+\d{{1,4}}[a-z]?\b{_EU_PLACE}?"
     ),
-    re.compile(rf"\b{_CITY},[ \t]*{_STATE}[ \t]+{_ZIP}"),
+    # French: "12 rue de la République, 75011 Paris"
+    re.compile(
+        r"\b\d{1,4}(?:[ \t]?(?:bis|ter))?,?[ \t]+(?:rue|avenue|boulevard|bd|place|chemin|allée|"
+        r"impasse|quai|route)(?:[ \t]+(?:(?:de|du|des|la|le|les)\b|[ld]['’][A-ZÀ-Þ][\w'-]*|"
+        rf"[A-ZÀ-Þ][\w'-]*))+{_EU_PLACE}?"
+    ),
+    re.compile(rf"\b{_CITY},[ \t]*{_STATE}[ \t]+(?:{_ZIP}|{_CA_POSTCODE})"),
     re.compile(rf"\b{_STATE}[ \t]+\d{{5}}-\d{{4}}\b"),
-    re.compile(_UK_POSTCODE),
+    re.compile(_POSTCODE),
 )
 
+# Capitalised words that follow greetings, sign-offs and "this is" without being names.
+_NOT_NAMES_TEXT = """
+    a again agent alexa all also am amazon an and android another any app apple are at away back
+    being best billing bluetooth bridge bulb cam camera care cheers customer customers dear did
+    do doorbell dr email english ethernet everybody everyone firmware folks for friday friend
+    friends from getting glad good google great greetings guys had happy has have having hello
+    help helpdesk hey hi home homekit hope how hub i if in is it just kind light lights lock
+    looking lumora madam many matter max me mini miss monday morning mr mrs ms much mx my new no
+    not now ok okay on one our outdoor please plug plus pro prof quick reaching really regards
+    sales saturday sensor service siri so sorry speaker staff still strip sunday support sure
+    team tech technical thank thanks that the there this thread thursday to trying tuesday two
+    unable unfortunately update using very we wednesday well what when which why wi-fi wifi will
+    with writing yes you your zigbee
+"""
+_NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
+_NOT_A_NAME = r"(?!(?i:" + "|".join(re.escape(w) for w in sorted(_NOT_NAMES)) + r")\b)"
 _UP = "A-ZÀ-ÖØ-ÞŁŚŽŠČĆŻŹ"
 _LOW = "a-zß-öø-ÿ\u0100-\u017f"
 _NAME_WORD = rf"[{_UP}][{_LOW}]*(?:['’]?[{_UP}][{_LOW}]+)*(?:-[{_UP}][{_LOW}]+)*"
-_NAME = rf"(?P<name>{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,2}})"
+# Lowercase particles inside surnames: "Daan de Vries", "Ludwig van der Berg".
+_PARTICLES = frozenset({"al", "bin", "da", "de", "del", "della", "den", "der", "di", "dos", "du"})
+_PARTICLES |= {"el", "la", "le", "ten", "ter", "van", "von"}
+_PARTICLE = "(?:" + "|".join(sorted(_PARTICLES)) + r")[ \t]+"
+# The first word is never an ordinary word, so "Thanks.\nBest,\nTom" finds Tom, not "Best".
+_NAME = rf"(?P<name>{_NOT_A_NAME}{_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}){{0,2}}{_NAME_WORD}){{0,2}})"
 _HONORIFIC = r"(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?[ \t]+)?"
 _GREETING = r"\b(?i:hi|hello|hey|dear|greetings|good[ \t]+(?:morning|afternoon|evening))"
 _SIGNOFF = (
@@ -100,21 +152,6 @@ _NAME_RES = (
         re.MULTILINE,
     ),
 )
-# Capitalised words that follow greetings, sign-offs and "this is" without being names.
-_NOT_NAMES_TEXT = """
-    a again agent alexa all also am amazon an and android another any app apple are at away back
-    being best billing bluetooth bridge bulb cam camera care cheers customer customers dear did
-    do doorbell dr email english ethernet everybody everyone firmware folks for friday friend
-    friends from getting glad good google great greetings guys had happy has have having hello
-    help helpdesk hey hi home homekit hope how hub i if in is it just kind light lights lock
-    looking lumora madam many matter max me mini miss monday morning mr mrs ms much mx my new no
-    not now ok okay on one our outdoor please plug plus pro prof quick reaching really regards
-    sales saturday sensor service siri so sorry speaker staff still strip sunday support sure
-    team tech technical thank thanks that the there this thread thursday to trying tuesday two
-    unable unfortunately update using very we wednesday well what when which why wi-fi wifi will
-    with writing yes you your zigbee
-"""
-_NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
 _PLACEHOLDERS = {
     kind: f"[{kind.upper()}]" for kind in ("email", "order", "card", "phone", "address", "name")
 }
@@ -151,6 +188,8 @@ def find_personal_data(text: str, *, names: Iterable[str] = ()) -> list[Finding]
 
 def _scan(text: str, *, names: Iterable[str]) -> tuple[str, list[Finding]]:
     findings: list[Finding] = []
+    # The order matters (see the module docstring). Above all, cards go before phones: a phone
+    # match inside "4111 1111 1111 1111" would leave the rest of the card number readable.
     text = _replace(text, "email", _EMAIL_RE.finditer, findings)
     text = _replace(text, "order", _ORDER_RE.finditer, findings)
     text = _replace(text, "card", _card_spans, findings)
@@ -226,8 +265,8 @@ def _phone_end(match: re.Match[str]) -> int | None:
     """Where the phone number in ``match`` ends, or None if it is not a plausible number."""
     number = match.group()
     digits = len(re.sub(r"\(0\)|\D", "", number))
-    if number.startswith("0"):  # national format with trunk prefix: 10-11 digits in UK and DE
-        return match.end() if 10 <= digits <= 11 else None
+    if match.group("trunk"):  # national format with a leading 0: 10-12 digits in Europe
+        return match.end() if 10 <= digits <= 12 else None
     if 7 <= digits <= 15:
         return match.end()
     # Too long: an international number ran into the next number ("+49 30 1234567 030 ...").
@@ -260,9 +299,14 @@ def _leading_name_words(candidate: str) -> list[str]:
     """The words of ``candidate`` up to the first word that is not a name."""
     words: list[str] = []
     for word in candidate.split():
+        if word in _PARTICLES:
+            words.append(word)
+            continue
         if word.lower() in _NOT_NAMES or len(word) < 2:
             break
         words.append(word)
+    while words and words[-1] in _PARTICLES:
+        words.pop()
     return words
 
 
@@ -291,7 +335,7 @@ def _redact_mentions(
     so a customer called "Will Hope" does not turn every "will" into ``[NAME]``.
     """
     full = {" ".join(m.split()) for m in mentions}
-    parts = {word for m in full for word in m.split() if word.lower() not in _NOT_NAMES}
+    parts = {w for m in full for w in m.split() if w.lower() not in _NOT_NAMES | _PARTICLES}
     keep = {m for m in full | parts if len(m) >= 2}
     if not keep:
         return text

@@ -447,7 +447,9 @@ def _id(value: Any, *, hint: str) -> str:
         return value.strip()
     if value is None or value == "":
         raise LoadError(f"no id: {hint}")
-    raise LoadError(f"id must be a string or an integer, got {type(value).__name__}")
+    raise LoadError(
+        f"id must be a string or an integer, got {type(value).__name__}: put the id in quotes"
+    )
 
 
 def _string(meta: Mapping[str, Any], key: str) -> str:

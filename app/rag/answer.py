@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from app.rag.citations import CitationVerifier, is_refusal, split_sentences
 from app.rag.generate import ExtractiveGenerator, GeneratorError
 from app.rag.index import IndexVersion
-from app.rag.protocols import Generator
+from app.rag.protocols import Generator, QueryRewriter
 from app.rag.rerank import BudgetedReranker
 from app.rag.retrieve import HybridRetriever
-from app.rag.rewrite import rewrite_query
+from app.rag.rewrite import RuleBasedRewriter
 from app.rag.types import Candidate, Passage, Sentence, Turn, VerifiedAnswer, is_list_item
 
 logger = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class AnswerService:
 
     def __init__(self, *, retriever: HybridRetriever, reranker: BudgetedReranker | None,
                  generator: Generator, verifier: CitationVerifier,
-                 policy: GatePolicy | None = None) -> None:
+                 policy: GatePolicy | None = None, rewriter: QueryRewriter | None = None) -> None:
         self.retriever = retriever
         self.reranker = reranker
         self.generator = generator
@@ -116,14 +116,15 @@ class AnswerService:
                            else ExtractiveGenerator())
         self.verifier = verifier
         self.policy = policy or GatePolicy()
+        self.rewriter = rewriter or RuleBasedRewriter()
 
     def prepare(self, index: IndexVersion, message: str, *, history: Sequence[Turn] = (),
                 previous_titles: Sequence[str] = (),
                 filters: dict[str, list[str]] | None = None) -> Prepared:
         t = time.perf_counter()
         previous = [turn.text for turn in history if turn.role == "user"]
-        query = rewrite_query(message, previous_questions=previous,
-                              previous_titles=previous_titles)
+        query = self.rewriter.rewrite(message, previous_questions=previous,
+                                      previous_titles=previous_titles)
         timings = {"rewrite": _ms(t)}
         retrieval = self.retriever.retrieve(index, query, filters=filters)
         timings.update(retrieval.timings_ms)

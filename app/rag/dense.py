@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,8 +29,7 @@ class DenseIndex:
     def build(cls, vectors: np.ndarray, *, hnsw_threshold: int = 100_000, hnsw_m: int = 32,
               ef_construction: int = 200, ef_search: int = 256) -> DenseIndex:
         """Exact ``IndexFlatIP`` up to ``hnsw_threshold`` vectors, ``IndexHNSWFlat`` above."""
-        import faiss
-
+        faiss: Any = importlib.import_module("faiss")
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         dim = vectors.shape[1]
         if len(vectors) > hnsw_threshold:
@@ -45,14 +46,13 @@ class DenseIndex:
         """All stored vectors, in row order (used to reuse embeddings across builds)."""
         n = self.size
         if n == 0:
-            return np.zeros((0, self._index.d), dtype=np.float32)  # type: ignore[attr-defined]
+            return np.zeros((0, int(self._index.d)), np.float32)  # type: ignore[attr-defined,arg-type]
         return self._index.reconstruct_n(0, n)  # type: ignore[attr-defined]
 
     def search(self, query: np.ndarray, k: int, *, mask: np.ndarray | None = None,
                ef_search: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k rows and inner-product scores; ``mask`` restricts rows before the cut."""
-        import faiss
-
+        faiss: Any = importlib.import_module("faiss")
         if self.size == 0 or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         params = None
@@ -76,12 +76,12 @@ class DenseIndex:
         return int(self._index.hnsw.efSearch)  # type: ignore[attr-defined]
 
     def save(self, folder: Path) -> None:
-        import faiss
+        faiss: Any = importlib.import_module("faiss")
 
         faiss.write_index(self._index, str(folder / self.FILE))
 
     @classmethod
     def load(cls, folder: Path) -> DenseIndex:
-        import faiss
+        faiss: Any = importlib.import_module("faiss")
 
         return cls(faiss.read_index(str(folder / cls.FILE)))

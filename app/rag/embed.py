@@ -54,7 +54,7 @@ class SentenceTransformerEmbedder:
         self._model = SentenceTransformer(resolve_model_path(model), device="cpu")
         self._model.max_seq_length = max_seq_length
         self.batch_size = batch_size
-        self.dimension = int(self._model.get_embedding_dimension())
+        self.dimension = int(self._model.get_embedding_dimension() or 0)
         self.max_seq_length = max_seq_length
 
     @property

@@ -10,9 +10,10 @@ from app.rag.answer import AnswerService, GatePolicy
 from app.rag.citations import CitationVerifier
 from app.rag.embed import SentenceTransformerEmbedder, embedder_manifest
 from app.rag.generate import ExtractiveGenerator, OpenAIGenerator
-from app.rag.protocols import Embedder, Generator, Reranker
+from app.rag.protocols import Embedder, Generator, QueryRewriter, Reranker
 from app.rag.rerank import BudgetedReranker, CrossEncoderReranker
 from app.rag.retrieve import HybridRetriever
+from app.rag.rewrite import LLMRewriter, RuleBasedRewriter
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -84,11 +85,24 @@ def make_answer_service(settings: Settings, *, embedder: Embedder,
                                 fusion=r.fusion, rrf_k=r.rrf_k,
                                 weights={"dense": r.dense_weight, "sparse": r.sparse_weight},
                                 ef_search=settings.index.hnsw_ef_search)
+    generator = generator or make_generator(settings)
+    # An LLM's sentences must also convince the cross-encoder that the cited passage backs
+    # them; extractive sentences are copied from the passages, so overlap suffices.
+    checker = reranker if not isinstance(generator, ExtractiveGenerator) else None
     budgeted = (BudgetedReranker(reranker, depth=r.rerank_depth, budget_ms=r.rerank_budget_ms)
                 if reranker is not None and r.rerank_depth > 0 else None)
     return AnswerService(
         retriever=retriever, reranker=budgeted,
-        generator=generator or make_generator(settings),
-        verifier=CitationVerifier(min_overlap=settings.answer.min_overlap),
-        policy=gate_policy(settings),
+        generator=generator,
+        verifier=CitationVerifier(min_overlap=settings.answer.min_overlap, reranker=checker,
+                                  min_reranker_score=settings.answer.min_support_score),
+        policy=gate_policy(settings), rewriter=make_rewriter(settings),
     )
+
+
+def make_rewriter(settings: Settings) -> QueryRewriter:
+    llm = settings.llm
+    if not llm.base_url:
+        return RuleBasedRewriter()
+    return LLMRewriter(base_url=llm.base_url, api_key=llm.api_key.get_secret_value(),
+                       model=llm.model, timeout_s=min(llm.timeout_s, 5.0))

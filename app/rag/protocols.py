@@ -45,3 +45,12 @@ class Generator(Protocol):
 
     def stream(self, question: str, passages: Sequence[Passage], *,
                history: Sequence[Turn] = (), style: str = "") -> Iterator[str]: ...
+
+
+class QueryRewriter(Protocol):
+    """Turns a follow-up into a standalone search query."""
+
+    name: str
+
+    def rewrite(self, message: str, *, previous_questions: Sequence[str] = (),
+                previous_titles: Sequence[str] = ()) -> str: ...

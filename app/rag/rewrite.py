@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 from app.rag.sparse import STOPWORDS
+
+logger = logging.getLogger(__name__)
 
 _FOLLOW_UP_START = re.compile(
     r"^\s*(and|but|also|so|then|what about|how about|what if|same for|ok(ay)?|and if|or)\b",
@@ -47,3 +51,54 @@ def rewrite_query(message: str, *, previous_questions: Sequence[str] = (),
     # camera?"), so they are stated twice: BM25 counts repeated query terms again and the
     # embedding leans towards them, while the borrowed words keep the topic.
     return " ".join([*own, *borrowed, *own])
+
+
+class RuleBasedRewriter:
+    """The offline default: ``rewrite_query``."""
+
+    name = "rules"
+
+    def rewrite(self, message: str, *, previous_questions: Sequence[str] = (),
+                previous_titles: Sequence[str] = ()) -> str:
+        return rewrite_query(message, previous_questions=previous_questions,
+                             previous_titles=previous_titles)
+
+
+class LLMRewriter:
+    """Asks an OpenAI-compatible model for the standalone query, only for follow-ups.
+
+    Any failure (down, slow, empty or overlong reply) falls back to the rules, so a broken
+    endpoint never breaks retrieval.
+    """
+
+    name = "llm"
+
+    def __init__(self, *, base_url: str, api_key: str, model: str, timeout_s: float = 5.0,
+                 prompt_path: Path | None = None) -> None:
+        from openai import OpenAI
+
+        self._client = OpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s,
+                              max_retries=0)
+        self.model = model
+        path = prompt_path or Path(__file__).parent / "prompts" / "rewrite.txt"
+        self._prompt = path.read_text(encoding="utf-8")
+        self._rules = RuleBasedRewriter()
+
+    def rewrite(self, message: str, *, previous_questions: Sequence[str] = (),
+                previous_titles: Sequence[str] = ()) -> str:
+        fallback = self._rules.rewrite(message, previous_questions=previous_questions,
+                                       previous_titles=previous_titles)
+        if not previous_questions or not is_follow_up(message):
+            return message
+        earlier = "\n".join(f"- {q}" for q in previous_questions[-3:])
+        try:
+            reply = self._client.chat.completions.create(
+                model=self.model, temperature=0.0, max_tokens=60,
+                messages=[{"role": "system", "content": self._prompt},
+                          {"role": "user", "content":
+                           f"Earlier messages:\n{earlier}\n\nFollow-up: {message}"}])
+            query = (reply.choices[0].message.content or "").strip().splitlines()[0]
+        except Exception as exc:  # any client, HTTP or parsing failure: use the rules
+            logger.warning("LLM query rewrite failed (%s); using rules", type(exc).__name__)
+            return fallback
+        return query if 0 < len(query) <= 300 else fallback

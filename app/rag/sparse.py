@@ -143,7 +143,7 @@ class BM25Index:
         avgdl = float(dl.mean()) if n_docs else 0.0
         row = np.asarray(rows, dtype=np.int64)
         col = np.asarray(cols, dtype=np.int64)
-        tf = np.asarray(tfs, dtype=np.float64)
+        tf_arr = np.asarray(tfs, dtype=np.float64)
         df = np.bincount(row, minlength=len(vocab)).astype(np.float64)
         idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
         # rank-bm25 floors negative IDFs (terms in over half the documents) at
@@ -151,7 +151,7 @@ class BM25Index:
         if len(idf):
             idf = np.where(idf < 0, epsilon * idf.mean(), idf)
         norm = k1 * (1 - b + b * dl[col] / avgdl) if n_docs else np.zeros(0)
-        weight = idf[row] * tf * (k1 + 1) / (tf + norm)
+        weight = idf[row] * tf_arr * (k1 + 1) / (tf_arr + norm)
         order = np.lexsort((col, row))
         indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
         np.cumsum(df.astype(np.int64), out=indptr[1:])

@@ -67,7 +67,7 @@ def test_bad_files_are_reported_and_everything_else_is_ingested(kb_dir, tmp_path
 
     again = ingest(str(kb_dir), var=tmp_path / "var")
     summary = json.loads(again.stdout.strip().splitlines()[-1])
-    assert summary["embedded"] == 0 and summary["unchanged"] == 6 and summary["index"] == "unchanged"
+    assert (summary["embedded"], summary["unchanged"], summary["index"]) == (0, 6, "unchanged")
 
 
 def test_a_broken_edit_does_not_delete_the_article_it_held(kb_dir, tmp_path):

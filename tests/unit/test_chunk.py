@@ -48,7 +48,8 @@ def test_consecutive_pieces_of_a_long_section_overlap():
 
 
 def test_tables_and_code_blocks_are_never_cut():
-    table = "| Plan | Price |\n| --- | --- |\n" + "\n".join(f"| P{i} | ${i}.99 |" for i in range(30))
+    rows = "\n".join(f"| P{i} | ${i}.99 |" for i in range(30))
+    table = "| Plan | Price |\n| --- | --- |\n" + rows
     code = "```python\n" + "\n".join(f"x{i} = {i}" for i in range(40)) + "\n```"
     body = f"## Prices\n{words(20)}\n\n{table}\n\n## Code\n{code}"
     chunks = chunker(max_tokens=50, min_tokens=5, overlap_tokens=5,

@@ -96,6 +96,31 @@ def test_each_planted_item_is_found_with_its_kind(kind: str, text: str) -> None:
     assert any(k == kind and text in found for k, found in findings), findings
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Flat 3, 42 Kingsley Road\nLeeds\nLS6 2AB", "[ADDRESS]"),
+        ("12 Maple St #14, Portland, OR 97201", "[ADDRESS]"),
+        ("12 Cedar Crescent, Toronto, ON M4C 1B5", "[ADDRESS]"),
+        ("Lindenstraße 12a, 10437 Berlin", "[ADDRESS]"),
+        ("12 rue de la République, 75011 Paris", "[ADDRESS]"),
+        ("Prinsengracht 263, 1016 HX Amsterdam", "[ADDRESS]"),
+        ("12 Seaview Terrace, Clontarf, Dublin D03 X2V7", "[ADDRESS]"),
+        ("12 Wattle Street, Fitzroy VIC 3065", "[ADDRESS]"),
+        ("0151 12345678", "[PHONE]"),
+        ("+49 (0)89 1234 5678", "[PHONE]"),
+        ("06 12 34 56 78", "[PHONE]"),
+        ("06-12345678", "[PHONE]"),
+        ("+353 87 123 4567", "[PHONE]"),
+        ("+61 412 345 678", "[PHONE]"),
+        ("1-415-555-0123", "[PHONE]"),
+        ("LM-20461375", "[ORDER]"),
+    ],
+)
+def test_regional_formats_are_redacted_whole(text: str, expected: str) -> None:
+    assert redact(f"Details: {text}. Thanks!") == f"Details: {expected}. Thanks!"
+
+
 def test_placeholders_name_the_kind_of_data_removed() -> None:
     redacted = redact(THREAD)
     for placeholder in ("[NAME]", "[EMAIL]", "[PHONE]", "[CARD]", "[ADDRESS]", "[ORDER]"):
@@ -107,6 +132,12 @@ def test_greeting_and_sign_off_words_are_kept_around_names() -> None:
     assert redact("Dear Ms. Okafor,") == "Dear Ms. [NAME],"
     assert redact("Regards,\nTom Baker") == "Regards,\n[NAME]"
     assert redact("Cheers, Ana") == "Cheers, [NAME]"
+
+
+def test_sign_off_after_a_thank_you_line_and_surname_particles() -> None:
+    assert redact("Thanks for the help.\nBest,\nDaan de Vries") == (
+        "Thanks for the help.\nBest,\n[NAME]"
+    )
 
 
 def test_a_detected_name_is_redacted_where_it_is_repeated() -> None:

@@ -217,6 +217,17 @@ def test_help_center_page_keeps_article_and_drops_chrome() -> None:
     )
 
 
+def test_page_without_article_or_main_drops_chrome_inside_body() -> None:
+    page = (
+        '<html><head><meta name="kb:id" content="b-1"><title>Pair a sensor</title></head><body>'
+        "<header>Lumora Help Center</header><nav><a href='/'>Home</a></nav>"
+        "<h1>Pair a sensor</h1><p>Hold the pair button.</p>"
+        "<aside>Related: Reset a hub</aside><script>track()</script>"
+        "<footer>&copy; Lumora</footer></body></html>"
+    )
+    assert parse_html(page).body == "Hold the pair button."
+
+
 def test_help_center_table_becomes_a_markdown_pipe_table() -> None:
     body = parse_html(HELP_CENTER_PAGE).body
     assert (
