@@ -19,7 +19,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from app.rag.citations import CitationVerifier, is_refusal, split_sentences
-from app.rag.generate import ExtractiveGenerator, GeneratorError
+from app.rag.extractive import ExtractiveGenerator
+from app.rag.generate import GeneratorError
 from app.rag.index import IndexVersion
 from app.rag.protocols import Generator, QueryRewriter
 from app.rag.rerank import BudgetedReranker

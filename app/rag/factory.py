@@ -9,7 +9,8 @@ from pathlib import Path
 from app.rag.answer import AnswerService, GatePolicy
 from app.rag.citations import CitationVerifier
 from app.rag.embed import SentenceTransformerEmbedder, embedder_manifest
-from app.rag.generate import ExtractiveGenerator, OpenAIGenerator
+from app.rag.extractive import ExtractiveGenerator
+from app.rag.generate import OpenAIGenerator
 from app.rag.protocols import Embedder, Generator, QueryRewriter, Reranker
 from app.rag.rerank import BudgetedReranker, CrossEncoderReranker
 from app.rag.retrieve import HybridRetriever

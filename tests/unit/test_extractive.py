@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from app.rag.citations import REFUSAL, CitationVerifier, parse_markers, split_sentences
-from app.rag.generate import ExtractiveGenerator
+from app.rag.extractive import ExtractiveGenerator
 from app.rag.types import Chunk, Passage
 
 
