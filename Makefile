@@ -6,6 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8000
 HOST   ?= 127.0.0.1
+DEMO   ?= true
 STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -30,7 +31,9 @@ ingest: setup ## Build or update the index of data/ (incremental)
 index: setup
 	@$(PY) -m ingest --no-progress || [ $$? -eq 2 ]
 
-run: index ## Set up, index data/ if missing or stale, and serve on $(HOST):$(PORT)
+run: index ## Set up, index data/ if missing or stale, and serve on $(HOST):$(PORT) (DEMO=false: no demo page)
+	GROUNDLINE_PUBLIC__DEMO=$(DEMO) \
+	GROUNDLINE_PUBLIC__DEMO_ORIGINS='["http://$(HOST):$(PORT)","http://localhost:$(PORT)"]' \
 	$(PY) -m uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT)
 
 test: setup ## Run the default test suite (fast; no slow marker)
@@ -39,6 +42,28 @@ test: setup ## Run the default test suite (fast; no slow marker)
 test-all: setup ## Run every test, slow ones included
 	$(PY) -m pytest -q -m ''
 
+eval: index ## Evaluate the sample set: run folder and report in var/eval/runs (EVAL_ARGS=...)
+	$(PY) -m eval run --name full $(EVAL_ARGS)
+
+eval-smoke: index ## Gated evaluation of 60 sample questions against eval/baselines/smoke.json
+	$(PY) -m eval run --sample 60 --name smoke --baseline smoke --no-progress $(EVAL_ARGS)
+
+eval-baseline: index ## Re-create eval/baselines/smoke.json from the current pipeline (commit it)
+	$(PY) -m eval run --sample 60 --name smoke --save-baseline smoke --no-gates --no-progress
+
+calibrate: index ## Choose the answer threshold on the sample set (writes var/threshold.json)
+	$(PY) -m eval calibrate $(EVAL_ARGS)
+
+train-reranker: setup ## Train the shipped reranker into data/models/support-reranker (TRAIN_ARGS=...)
+	$(PY) -m ingest.reranker train $(TRAIN_ARGS)
+
+bench-reranker: setup ## Reranker benchmarks: SciFact nDCG@10 and DSTC10 recall@5/MRR (var/eval)
+	$(PY) -m eval.beir
+	$(PY) -m eval.dstc10
+
+bench: setup ## Latency, throughput, memory and scale benchmarks (BENCH_ARGS=--quick: about 3 min)
+	$(PY) -m eval.bench $(BENCH_ARGS)
+
 lint: setup ## ruff and mypy
 	$(PY) -m ruff check app ingest eval tests
 	$(PY) -m mypy app ingest eval
@@ -46,4 +71,4 @@ lint: setup ## ruff and mypy
 clean: ## Remove built indexes and the local database (not the venv)
 	rm -rf var
 
-.PHONY: help setup ingest index run test test-all lint clean
+.PHONY: help setup ingest index run test test-all lint clean eval eval-smoke eval-baseline calibrate train-reranker bench-reranker bench

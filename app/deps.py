@@ -31,7 +31,8 @@ def get_index(state: Annotated[AppState, Depends(get_state)]) -> IndexVersion:
     """The version this request will use from start to end, even if a swap happens."""
     index = state.index
     if index is None or state.service is None:
-        raise HTTPException(503, detail=f"not ready: {state.not_ready_reason or 'no index'}")
+        # The reason may name folders on the server: it is logged and shown by /readyz only.
+        raise HTTPException(503, detail="not ready: no index is loaded yet")
     return index
 
 

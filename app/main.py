@@ -11,9 +11,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from app import __version__
-from app.api import chat, health
+from app.admin.runtime import start_admin, stop_admin
+from app.api import admin, chat, handoff, health, openai_compat, widget
 from app.db import make_engine
 from app.errors import RagError
+from app.public.edge import install_edge
 from app.rag.index import IndexStore
 from app.settings import Settings, get_settings
 from app.state import AppState
@@ -57,7 +59,11 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
                                  store=IndexStore(settings.index.dir))
             app.state.groundline = app_state
             load_models(app_state, settings)
-        yield
+        start_admin(app, app.state.groundline, settings)
+        try:
+            yield
+        finally:
+            stop_admin(app)
 
     app = FastAPI(title="Groundline", version=__version__, lifespan=lifespan,
                   description="Answers customer questions only from the knowledge base, "
@@ -67,6 +73,12 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         app.state.groundline = state
     app.include_router(health.router)
     app.include_router(chat.router)
+    app.include_router(admin.router)
+    app.include_router(handoff.router)
+    app.include_router(handoff.admin_router)
+    app.include_router(openai_compat.router)
+    app.include_router(widget.router)
+    install_edge(app, settings)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Text
+from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -98,3 +98,99 @@ class Feedback(SQLModel, table=True):
     reason: str | None = None
     comment: str | None = None
     created: datetime = Field(default_factory=utcnow)
+
+
+class ConversationKey(SQLModel, table=True):
+    """The API key that started a conversation: a widget key sees only its own ones."""
+
+    __tablename__ = "conversation_key"
+
+    conversation_id: str = Field(primary_key=True, foreign_key="conversation.id", max_length=40)
+    api_key_id: str = Field(index=True, max_length=40)
+
+
+class Handoff(SQLModel, table=True):
+    """A request for a person, and the state of its webhook delivery (kept until delivered)."""
+
+    id: str = Field(primary_key=True, max_length=40)
+    conversation_id: str = Field(foreign_key="conversation.id", index=True, max_length=40)
+    # customer_request | missing_knowledge | unsupported_request | other
+    reason: str = Field(max_length=40)
+    summary: str = Field(sa_column=Column(Text, nullable=False))
+    citations: str = "[]"  # JSON list of the articles the bot cited or suggested
+    api_key_id: str | None = Field(default=None, max_length=40)
+    # pending | delivered | failed | no_webhook (failed and no_webhook are re-delivered)
+    delivery_status: str = Field(default="pending", index=True)
+    attempts: int = 0
+    last_error: str | None = None  # an HTTP status or an error class, never a body
+    created: datetime = Field(default_factory=utcnow, index=True)
+    delivered_at: datetime | None = None
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key. Only the SHA-256 of the raw key is stored; the raw key is shown once."""
+
+    __tablename__ = "api_key"
+
+    id: str = Field(primary_key=True, max_length=40)
+    name: str = Field(max_length=200)
+    scope: str = Field(index=True, max_length=20)  # admin | widget
+    key_hash: str = Field(unique=True, index=True, max_length=64)
+    prefix: str = Field(max_length=16)  # the first characters, to recognise a key in lists
+    allowed_origins: list[str] = Field(default_factory=list,
+                                       sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+    created_by: str | None = Field(default=None, max_length=40)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who (a key id, or ``cli``) did what to which article, key, job or index version."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(index=True, max_length=40)
+    action: str = Field(index=True, max_length=40)  # e.g. article.update, index.rollback
+    target_type: str = Field(max_length=20)  # article | ticket | key | job | version
+    target_id: str = Field(index=True, max_length=220)
+    detail: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ReindexJob(SQLModel, table=True):
+    """A re-index request and what came of it."""
+
+    __tablename__ = "reindex_job"
+
+    id: str = Field(primary_key=True, max_length=40)
+    status: str = Field(default="queued", index=True)  # queued|running|succeeded|unchanged|failed
+    requested_by: str = Field(default="", max_length=40)
+    rebuild: bool = False  # asked for a full rebuild
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    phase: str = ""  # reading catalogue | embedding | writing | swapping
+    done: int = 0  # chunks embedded so far
+    total: int = 0  # chunks to embed
+    version: str | None = None
+    result: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class EvalRun(SQLModel, table=True):
+    """One evaluation run (``python -m eval run``): its metrics and what it ran on."""
+
+    __tablename__ = "eval_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, max_length=200)
+    dataset: str = Field(index=True, max_length=200)
+    index_version: str = Field(default="", index=True, max_length=200)
+    run_dir: str = ""
+    questions: int = 0
+    gates_passed: bool | None = None
+    metrics: dict[str, object] = Field(default_factory=dict,
+                                       sa_column=Column(JSON, nullable=False))
+    config: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, index=True)

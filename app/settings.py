@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
@@ -67,7 +67,16 @@ class RetrievalSettings(BaseModel):
         default="",
         description="A CrossEncoder folder or model id; empty uses the shipped model when present.",
     )
-    reranker_max_length: int = 256
+    reranker_max_length: int | None = Field(
+        default=None, ge=16, le=512,
+        description="Tokens per (question, passage) pair; empty: the model's own (the shipped "
+        "model was trained with 128).",
+    )
+    rerank_fusion_weight: float = Field(
+        default=0.3, ge=0, le=1,
+        description="Share of the first-stage fusion score in the reranked order: "
+        "(1 - w) * reranker probability + w * normalised fusion score; 0: reranker only.",
+    )
     final_k: int = Field(default=5, ge=1)
 
 
@@ -104,6 +113,55 @@ class AnswerSettings(BaseModel):
     )
 
 
+class AdminSettings(BaseModel):
+    """The admin API: re-index jobs, audit and the unanswered-questions report."""
+
+    max_batch: int = Field(default=500, ge=1, description="Articles or tickets per request.")
+    gaps_days: int = Field(default=30, ge=1, description="Window of the unanswered report.")
+    gaps_similarity: float = Field(
+        default=0.6, gt=0, le=1,
+        description="Cosine similarity at which two groups of questions are merged.")
+    watch_interval_s: float = Field(
+        default=2.0, ge=0, description="How often an idle service checks whether another "
+        "process (python -m ingest, another worker) activated a new index version; 0: never.")
+
+
+class PublicSettings(BaseModel):
+    """What the public internet can reach: widget keys, rate limits and request limits.
+
+    Rate limits are fixed windows counted per widget key and per client IP, in Redis when
+    ``REDIS_URL`` is set (shared by every worker), in memory otherwise. Admin keys are not
+    limited.
+    """
+
+    rate_window_s: float = Field(default=60.0, gt=0, description="Length of a window.")
+    key_limit: int = Field(
+        default=600, ge=1,
+        description="Requests per window per widget key (every visitor of a site shares it).")
+    ip_limit: int = Field(default=30, ge=1, description="Requests per window per client IP.")
+    rate_limit_prefix: str = Field(default="groundline:rl:", description="Redis key prefix.")
+    max_body_bytes: int = Field(default=32_768, ge=1024, description="Larger bodies get 413.")
+    max_chat_messages: int = Field(
+        default=50, ge=1, description="Messages accepted by /v1/chat/completions.")
+    preflight_max_age_s: int = Field(default=600, ge=0)
+    origins_cache_s: float = Field(
+        default=5.0, ge=0, description="How long the allowed origins of all keys are cached.")
+    demo: bool = Field(default=False, description="Serve the demo page at / with a widget key "
+                       "for demo_origins (make run turns it on).")
+    demo_origins: list[str] = ["http://127.0.0.1:8000", "http://localhost:8000"]
+
+
+class HandoffSettings(BaseModel):
+    """Handoffs to a person: the webhook that receives them, signed with HMAC-SHA256."""
+
+    webhook_url: str = Field(default="", description="Empty: handoffs are only stored.")
+    webhook_secret: SecretStr = SecretStr("")
+    attempts: int = Field(default=4, ge=1, le=10, description="Tries per delivery.")
+    backoff_s: float = Field(default=1.0, ge=0, description="First retry wait; doubles.")
+    timeout_s: float = Field(default=5.0, gt=0)
+    summary_turns: int = Field(default=6, ge=1, le=50, description="Turns in the summary.")
+
+
 class LLMSettings(BaseModel):
     """An optional OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp server)."""
 
@@ -113,6 +171,21 @@ class LLMSettings(BaseModel):
     timeout_s: float = Field(default=20.0, gt=0)
     max_tokens: int = Field(default=400, ge=16)
     temperature: float = 0.0
+
+
+class JudgeSettings(BaseModel):
+    """An optional OpenAI-compatible endpoint that judges answers in ``python -m eval``.
+
+    When ``base_url`` is set the evaluation adds the LLM-judged RAGAS metrics (faithfulness,
+    answer relevancy, context precision and recall). The endpoint must accept
+    ``response_format: {"type": "json_object"}``.
+    """
+
+    base_url: str = Field(default="", description="Empty: only the metrics that need no LLM.")
+    api_key: SecretStr = SecretStr("not-needed")
+    model: str = "gpt-4o-mini"
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_concurrency: int = Field(default=4, ge=1, le=64)
 
 
 class Settings(BaseSettings):
@@ -139,6 +212,17 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
     llm: LLMSettings = LLMSettings()
+    judge: JudgeSettings = JudgeSettings()
+    admin: AdminSettings = AdminSettings()
+    public: PublicSettings = PublicSettings()
+    handoff: HandoffSettings = HandoffSettings()
+    redis_url: str = Field(
+        default="", validation_alias=AliasChoices("REDIS_URL", "redis_url"),
+        description="Redis for shared rate limits (env REDIS_URL, no prefix); empty: memory.")
+    admin_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ADMIN_API_KEY", "admin_api_key"),
+        description="An initial admin key for automation (env ADMIN_API_KEY, no prefix); "
+        "only its hash is stored.")
 
     @property
     def resolved_database_url(self) -> str:

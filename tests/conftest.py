@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,81 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_KB = Path(__file__).parent / "fixtures" / "kb"
 SHARED = ROOT.parent / "shared"
+
+# The suite runs on SQLite by default and on PostgreSQL when this variable holds a URL such
+# as postgresql+psycopg://postgres@127.0.0.1:5432/test. Each test module and each test then
+# gets a schema of its own (as each otherwise gets a fresh SQLite file), handed down through
+# GROUNDLINE_DATABASE_URL, which every Settings() and every subprocess reads.
+TEST_DATABASE_URL = os.environ.get("GROUNDLINE_TEST_DATABASE_URL", "")
+_SCHEMA_PREFIX = "gl_test_"
+
+
+def _libpq(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _drop_schemas(names: list[str] | None = None) -> None:
+    import psycopg
+
+    with psycopg.connect(_libpq(TEST_DATABASE_URL), autocommit=True) as conn:
+        conn.execute("SET lock_timeout = '5s'")
+        if names is None:
+            names = [r[0] for r in conn.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s",
+                (_SCHEMA_PREFIX + "%",))]
+        for name in names:
+            with suppress(psycopg.Error):  # still in use: dropped at the end of the session
+                conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@contextmanager
+def _private_database() -> Iterator[None]:
+    if not TEST_DATABASE_URL:
+        yield
+        return
+    import psycopg
+
+    schema = _SCHEMA_PREFIX + uuid.uuid4().hex[:12]
+    with psycopg.connect(_libpq(TEST_DATABASE_URL), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in TEST_DATABASE_URL else "?"
+    previous = os.environ.get("GROUNDLINE_DATABASE_URL")
+    os.environ["GROUNDLINE_DATABASE_URL"] = (
+        f"{TEST_DATABASE_URL}{sep}options=-csearch_path%3D{schema}")
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("GROUNDLINE_DATABASE_URL", None)
+        else:
+            os.environ["GROUNDLINE_DATABASE_URL"] = previous
+        _drop_schemas([schema])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _database_session() -> Iterator[None]:
+    if TEST_DATABASE_URL:
+        _drop_schemas()  # left by an interrupted run
+    yield
+    if TEST_DATABASE_URL:
+        import gc
+
+        gc.collect()  # close the connections of engines nobody holds any more
+        _drop_schemas()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _database_module(_database_session: None) -> Iterator[None]:
+    with _private_database():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _database_test(_database_module: None) -> Iterator[None]:
+    with _private_database():
+        yield
 
 
 @pytest.fixture(scope="session")

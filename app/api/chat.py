@@ -1,4 +1,8 @@
-"""The chat API the support widget calls: answers, streaming, feedback, history."""
+"""The chat API the support widget calls: answers, streaming, feedback, history.
+
+Every route needs a key (see ``app.public.access``): a widget key from one of its origins,
+or an admin key. A widget key reads and continues only the conversations it started.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,15 @@ from fastapi.responses import StreamingResponse
 from sqlmodel import Session, col, select
 
 from app.conversations import fallback_json, get_or_create, history, new_id, save_turn
-from app.deps import AnswerServiceDep, IndexDep, SessionDep, StateDep
+from app.deps import AnswerServiceDep, IndexDep, SessionDep
 from app.models import Conversation, Feedback, Message
+from app.public.access import (
+    PUBLIC_RESPONSES,
+    Caller,
+    CallerDep,
+    can_access,
+    claim_conversation,
+)
 from app.rag.answer import AnswerResult, AnswerService
 from app.rag.index import IndexVersion
 from app.rag.retrieve import FilterError, normalise_filters
@@ -27,7 +38,7 @@ from app.schemas import (
 )
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1", tags=["chat"])
+router = APIRouter(prefix="/v1", tags=["chat"], responses=PUBLIC_RESPONSES)
 
 
 def render(result: AnswerResult, *, conversation_id: str, message_id: str) -> dict[str, object]:
@@ -49,7 +60,7 @@ def render(result: AnswerResult, *, conversation_id: str, message_id: str) -> di
 class _Turn:
     """Validated inputs of one chat turn."""
 
-    def __init__(self, body: ChatRequest, session: Session) -> None:
+    def __init__(self, body: ChatRequest, session: Session, caller: Caller) -> None:
         try:
             raw = body.filters.model_dump(exclude_none=True) if body.filters else {}
             self.filters = normalise_filters(raw)
@@ -59,8 +70,11 @@ class _Turn:
             raise HTTPException(422, detail="message is empty")
         customer = body.customer.model_dump(exclude_none=True) if body.customer else {}
         conv = get_or_create(session, body.conversation_id, customer)
-        if conv is None:
+        if conv is None or (body.conversation_id
+                            and not can_access(session, conv.id, caller)):
             raise HTTPException(404, detail=f"unknown conversation_id {body.conversation_id!r}")
+        if not body.conversation_id:
+            claim_conversation(session, conv.id, caller)
         self.conversation_id = conv.id
         self.message = body.message.strip()
         self.history, self.titles = history(session, conv.id)
@@ -81,14 +95,14 @@ def _wants_stream(request: Request) -> bool:
              responses={404: {"description": "Unknown conversation"},
                         422: {"description": "Invalid message or filters"},
                         503: {"description": "Index or models not loaded"}})
-def chat(body: ChatRequest, request: Request, session: SessionDep, index: IndexDep,
-         service: AnswerServiceDep):  # type: ignore[no-untyped-def]
+def chat(caller: CallerDep, body: ChatRequest, request: Request, session: SessionDep,
+         index: IndexDep, service: AnswerServiceDep):  # type: ignore[no-untyped-def]
     """Answer from the knowledge base with citations, or fall back with suggestions.
 
     Send ``Accept: text/event-stream`` to receive Server-Sent Events instead (as
     ``POST /v1/chat/stream``).
     """
-    turn = _Turn(body, session)
+    turn = _Turn(body, session, caller)
     if _wants_stream(request):
         return _sse(turn, service, index, session)
     result = None
@@ -106,11 +120,11 @@ def chat(body: ChatRequest, request: Request, session: SessionDep, index: IndexD
              response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {}},
                               "description": "Events: delta, citations, done, error"}})
-def chat_stream(body: ChatRequest, session: SessionDep, index: IndexDep,
+def chat_stream(caller: CallerDep, body: ChatRequest, session: SessionDep, index: IndexDep,
                 service: AnswerServiceDep) -> StreamingResponse:
     """Typed events: ``delta`` ({"text"}), ``citations`` (list), ``done`` (the full
     response, as ``POST /v1/chat`` returns it), ``error`` ({"message"})."""
-    return _sse(_Turn(body, session), service, index, session)
+    return _sse(_Turn(body, session, caller), service, index, session)
 
 
 def _sse(turn: _Turn, service: AnswerService, index: IndexVersion,
@@ -144,9 +158,11 @@ def _event(kind: str, data: object) -> str:
 
 @router.post("/feedback", response_model=FeedbackResponse, status_code=201,
              summary="Thumbs up or down on an answer")
-def feedback(body: FeedbackRequest, session: SessionDep) -> FeedbackResponse:
+def feedback(caller: CallerDep, body: FeedbackRequest, session: SessionDep
+             ) -> FeedbackResponse:
     message = session.get(Message, body.message_id)
-    if message is None or message.role != "assistant":
+    if (message is None or message.role != "assistant"
+            or not can_access(session, message.conversation_id, caller)):
         raise HTTPException(404, detail=f"unknown message_id {body.message_id!r}")
     row = Feedback(message_id=body.message_id, rating=body.rating, reason=body.reason,
                    comment=body.comment)
@@ -158,10 +174,10 @@ def feedback(body: FeedbackRequest, session: SessionDep) -> FeedbackResponse:
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationOut,
             summary="A conversation as it was answered")
-def get_conversation(conversation_id: str, session: SessionDep, state: StateDep
+def get_conversation(caller: CallerDep, conversation_id: str, session: SessionDep
                      ) -> ConversationOut:
     conv = session.get(Conversation, conversation_id)
-    if conv is None:
+    if conv is None or not can_access(session, conversation_id, caller):
         raise HTTPException(404, detail=f"unknown conversation_id {conversation_id!r}")
     rows = session.exec(select(Message).where(Message.conversation_id == conversation_id)
                         .order_by(col(Message.created))).all()

@@ -19,8 +19,9 @@ def healthz() -> dict[str, str]:
 def readyz(state: StateDep) -> JSONResponse:
     index = state.index
     if index is None or state.service is None:
-        return JSONResponse({"status": "not_ready", "reason": state.not_ready_reason},
-                            status_code=503)
+        # The full reason can name folders on the server: it goes to the log, not to callers.
+        reason = "models loading" if state.service is None else "no index loaded (see the log)"
+        return JSONResponse({"status": "not_ready", "reason": reason}, status_code=503)
     counts = index.manifest.get("counts", {})
     return JSONResponse({
         "status": "ready", "index_version": index.name, "chunks": counts.get("chunks"),

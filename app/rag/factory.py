@@ -90,7 +90,8 @@ def make_answer_service(settings: Settings, *, embedder: Embedder,
     # An LLM's sentences must also convince the cross-encoder that the cited passage backs
     # them; extractive sentences are copied from the passages, so overlap suffices.
     checker = reranker if not isinstance(generator, ExtractiveGenerator) else None
-    budgeted = (BudgetedReranker(reranker, depth=r.rerank_depth, budget_ms=r.rerank_budget_ms)
+    budgeted = (BudgetedReranker(reranker, depth=r.rerank_depth, budget_ms=r.rerank_budget_ms,
+                                 fusion_weight=r.rerank_fusion_weight)
                 if reranker is not None and r.rerank_depth > 0 else None)
     return AnswerService(
         retriever=retriever, reranker=budgeted,

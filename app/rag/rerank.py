@@ -1,4 +1,13 @@
-"""Cross-encoder reranking with a latency budget."""
+"""Cross-encoder reranking with a latency budget, optionally blended with the first stage.
+
+A cross-encoder trained on one domain can misjudge text from another. Blending its
+probability with the first-stage (fusion) score keeps the first stage's judgement in the
+final order: ``(1 - w) * p + w * f``, where ``p`` is the cross-encoder's probability and ``f``
+the fusion score min-max normalised over the reranked candidates. Because ``p`` is used as
+is, a confident cross-encoder (p near 0 or 1) decides, while an unsure one (all p close
+together, typical out of domain) leaves the order to the first stage. The raw probability is
+kept in ``scores["rerank"]`` for the answer gate; the blend is the candidate's ``score``.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +28,15 @@ logger = logging.getLogger(__name__)
 class CrossEncoderReranker:
     """A sentence-transformers ``CrossEncoder`` with one output, scores in [0, 1]."""
 
-    def __init__(self, model: str, *, max_length: int = 256, batch_size: int = 32) -> None:
+    def __init__(self, model: str, *, max_length: int | None = 256,
+                 batch_size: int = 32) -> None:
+        """Load a CrossEncoder folder or id; ``max_length=None`` keeps the model's own."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import CrossEncoder
 
         self.name = os.path.basename(model.rstrip("/")) or model
         self._model = CrossEncoder(model, max_length=max_length, device="cpu")
+        self.max_length = int(self._model.max_length or 0)
         self.batch_size = batch_size
 
     def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
@@ -33,6 +45,28 @@ class CrossEncoderReranker:
         scores = self._model.predict([(query, p) for p in passages], batch_size=self.batch_size,
                                      show_progress_bar=False, convert_to_numpy=True)
         return np.asarray(scores, dtype=np.float32).reshape(-1)
+
+
+def blend(rerank: np.ndarray, first_stage: np.ndarray, *, weight: float) -> np.ndarray:
+    """``(1 - weight) * rerank + weight * first_stage`` min-max normalised to [0, 1].
+
+    Args:
+        rerank: Cross-encoder probabilities of the reranked candidates.
+        first_stage: Their first-stage (fusion) scores, any scale; equal scores count as 1.
+        weight: Share of the first stage, in [0, 1]; 0 keeps the cross-encoder's order.
+
+    Returns:
+        The blended scores, in the candidates' order.
+    """
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError("the fusion weight must be between 0 and 1")
+    rerank = np.asarray(rerank, dtype=np.float64)
+    if weight == 0.0 or len(rerank) == 0:
+        return rerank
+    first = np.asarray(first_stage, dtype=np.float64)
+    lo, hi = float(first.min()), float(first.max())
+    norm = (first - lo) / (hi - lo) if hi > lo else np.ones_like(first)
+    return (1.0 - weight) * rerank + weight * norm
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +85,12 @@ class BudgetedReranker:
     """
 
     def __init__(self, reranker: Reranker, *, depth: int = 20, budget_ms: float = 400.0,
-                 min_depth: int = 5) -> None:
+                 min_depth: int = 5, fusion_weight: float = 0.0) -> None:
+        if not 0.0 <= fusion_weight <= 1.0:
+            raise ValueError("fusion_weight must be between 0 and 1")
         self.reranker = reranker
         self.depth, self.budget_ms, self.min_depth = depth, budget_ms, min_depth
+        self.fusion_weight = fusion_weight
         self._ms_per_pair: float | None = None
 
     def planned_depth(self, available: int) -> int:
@@ -74,8 +111,10 @@ class BudgetedReranker:
             per_pair = ms / len(head)
             self._ms_per_pair = per_pair if self._ms_per_pair is None else (
                 0.8 * self._ms_per_pair + 0.2 * per_pair)
-        scored = [replace(c, score=float(s), scores={**c.scores, "rerank": float(s)})
-                  for c, s in zip(head, scores, strict=True)]
+        blended = blend(scores, np.array([c.score for c in head]), weight=self.fusion_weight)
+        scored = [replace(c, score=float(b), scores={**c.scores, "rerank": float(s),
+                                                     "blend": float(b)})
+                  for c, s, b in zip(head, scores, blended, strict=True)]
         order = sorted(range(len(scored)), key=lambda i: (
             -scored[i].score, scored[i].chunk.source_type != "article", i))
         ranked = [replace(scored[i], ranks={**scored[i].ranks, "rerank": pos})

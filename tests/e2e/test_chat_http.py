@@ -1,4 +1,8 @@
-"""The chat API over real HTTP on the sample help center (real model, FAISS, BM25, SQLite)."""
+"""The chat API over real HTTP on the sample help center (real model, FAISS, BM25, SQLite).
+
+Requests carry an admin key (server-side use); widget keys, origins and limits are tested in
+test_public_access.py.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.db import make_engine
+from app.auth import create_key
+from app.db import make_engine, session_scope
 from app.main import create_app
+from app.rag.extractive import ExtractiveGenerator
 from app.rag.factory import expected_manifest, make_answer_service
-from app.rag.generate import ExtractiveGenerator, OpenAIGenerator
+from app.rag.generate import OpenAIGenerator
 from app.rag.index import IndexStore
 from app.settings import Settings
 from app.state import AppState
@@ -22,6 +28,7 @@ from tests.servers import serve
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 ROOT = Path(__file__).resolve().parents[2]
+AUTH: dict[str, str] = {}  # the admin key's header, set by the sample_index fixture
 
 
 class CountingGenerator(ExtractiveGenerator):
@@ -45,6 +52,9 @@ def sample_index(tmp_path_factory, embedder):
     builder = make_builder(settings)
     builder._embedder = embedder
     ingest_paths([ROOT / "data" / "kb"], settings=settings, engine=engine, builder=builder)
+    with session_scope(engine) as session:
+        _, raw = create_key(session, name="chat tests", scope="admin")
+    AUTH["Authorization"] = f"Bearer {raw}"
     return settings, engine
 
 
@@ -66,7 +76,8 @@ def base_url(sample_index, embedder):
 
 
 def chat(base_url: str, message: str, **extra) -> dict:
-    r = httpx.post(f"{base_url}/v1/chat", json={"message": message, **extra}, timeout=60)
+    r = httpx.post(f"{base_url}/v1/chat", json={"message": message, **extra}, timeout=60,
+                   headers=AUTH)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -74,7 +85,7 @@ def chat(base_url: str, message: str, **extra) -> dict:
 def sse(base_url: str, body: dict, path: str = "/v1/chat/stream") -> list[tuple[str, object]]:
     events = []
     with httpx.stream("POST", f"{base_url}{path}", json=body, timeout=60,
-                      headers={"accept": "text/event-stream"}) as r:
+                      headers={"accept": "text/event-stream", **AUTH}) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         kind = None
@@ -162,13 +173,13 @@ def test_history_renders_as_it_was_answered_and_feedback_is_stored(base_url):
     first = chat(base_url, "what is the API rate limit")
     second = chat(base_url, "What is the capital of France?",
                   conversation_id=first["conversation_id"])
-    r = httpx.get(f"{base_url}/v1/conversations/{first['conversation_id']}")
+    r = httpx.get(f"{base_url}/v1/conversations/{first['conversation_id']}", headers=AUTH)
     messages = r.json()["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
     assert messages[1]["text"] == first["answer"]
     assert messages[1]["citations"] == first["citations"]
     assert messages[3]["fallback"] == second["fallback"]
-    ok = httpx.post(f"{base_url}/v1/feedback", json={
+    ok = httpx.post(f"{base_url}/v1/feedback", headers=AUTH, json={
         "message_id": first["message_id"], "rating": "down", "reason": "outdated"})
     assert ok.status_code == 201 and ok.json()["rating"] == "down"
 
@@ -183,16 +194,18 @@ def test_history_renders_as_it_was_answered_and_feedback_is_stored(base_url):
     ({"text": "hi"}, 422, "message"),
 ])
 def test_bad_requests_get_a_clear_4xx(base_url, body, status, needle):
-    r = httpx.post(f"{base_url}/v1/chat", json=body)
+    r = httpx.post(f"{base_url}/v1/chat", json=body, headers=AUTH)
     assert r.status_code == status
     assert needle in r.text
     assert "Traceback" not in r.text
 
 
 def test_feedback_on_an_unknown_message_is_404(base_url):
-    r = httpx.post(f"{base_url}/v1/feedback", json={"message_id": "m_x", "rating": "up"})
+    r = httpx.post(f"{base_url}/v1/feedback", json={"message_id": "m_x", "rating": "up"},
+                   headers=AUTH)
     assert r.status_code == 404
-    bad = httpx.post(f"{base_url}/v1/feedback", json={"message_id": "m_x", "rating": "meh"})
+    bad = httpx.post(f"{base_url}/v1/feedback", json={"message_id": "m_x", "rating": "meh"},
+                     headers=AUTH)
     assert bad.status_code == 422
 
 

@@ -115,6 +115,9 @@ def test_each_planted_item_is_found_with_its_kind(kind: str, text: str) -> None:
         ("+61 412 345 678", "[PHONE]"),
         ("1-415-555-0123", "[PHONE]"),
         ("LM-20461375", "[ORDER]"),
+        ("LUM-2026-0048213", "[ORDER]"),
+        ("RMA-5347195", "[ORDER]"),
+        ("WC-863827", "[ORDER]"),
     ],
 )
 def test_regional_formats_are_redacted_whole(text: str, expected: str) -> None:

@@ -1,0 +1,1 @@
+"""Admin operations: articles and tickets, re-index jobs, index versions, audit, gaps."""

@@ -1,0 +1,197 @@
+"""Articles and tickets written through the admin API, kept in the database catalogue.
+
+The database is the source of truth for what the next re-index serves: an article created
+here has no file, and ``python -m ingest`` never removes it. Inputs go through the same
+parsers as files (:mod:`app.content.parse`), so one article gives the same document, and the
+same content hash, whichever way it arrives. A batch is all or nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
+
+from app.admin import audit
+from app.admin.schemas import ArticleIn
+from app.catalog import API_SOURCE, to_document, upsert
+from app.content.parse import (
+    LoadError,
+    parse_fields,
+    parse_html,
+    parse_json_article,
+    parse_markdown,
+    parse_ticket,
+)
+from app.models import Article
+from app.rag.index import IndexVersion
+from app.rag.types import SourceDocument
+
+_PAYLOAD_KEYS = {"format", "content", "article"}
+
+
+class InvalidInputError(ValueError):
+    """Some items of a request cannot be parsed; ``errors`` lists each with its position."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("; ".join(f"item {e['index']}: {e['error']}" for e in errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    id: str
+    result: str  # added | updated | unchanged | deleted
+    status: str = ""
+
+
+def to_source(item: ArticleIn, *, path_id: str | None = None,
+              max_bytes: int = 1_000_000) -> SourceDocument:
+    """Parse one input into a document; ``path_id`` is the id from the URL, if any.
+
+    Raises:
+        LoadError: If the input is invalid; the message says what to fix.
+    """
+    if item.format in ("markdown", "html"):
+        if not item.content:
+            raise LoadError(f"format {item.format} needs the page in 'content'")
+        if len(item.content.encode("utf-8")) > max_bytes:
+            raise LoadError(f"content is over the limit of {max_bytes:,} bytes")
+        parse = parse_markdown if item.format == "markdown" else parse_html
+        doc = parse(item.content, source_path=API_SOURCE)
+    elif item.format == "zendesk":
+        if item.article is None:
+            raise LoadError("format zendesk needs the article object in 'article'")
+        doc = parse_json_article({"id": path_id, **item.article}, source_path=API_SOURCE)
+    else:
+        fields = item.model_dump(exclude_none=True, exclude=_PAYLOAD_KEYS)
+        doc = parse_fields({"id": path_id, **fields}, source_path=API_SOURCE)
+    if path_id is not None and doc.id != path_id:
+        raise LoadError(f"the article's id {doc.id!r} differs from the id in the URL {path_id!r}")
+    return doc
+
+
+def parse_all(items: list[ArticleIn], *, max_bytes: int) -> list[SourceDocument]:
+    """Every item parsed, or :class:`InvalidInputError` naming every bad one."""
+    docs, errors = [], []
+    for n, item in enumerate(items):
+        try:
+            docs.append(to_source(item, max_bytes=max_bytes))
+        except LoadError as exc:
+            errors.append({"index": n, "id": item.id, "error": str(exc)})
+    _check_duplicates(docs, errors)
+    if errors:
+        raise InvalidInputError(errors)
+    return docs
+
+
+def parse_tickets(items: list[dict[str, Any]]) -> list[SourceDocument]:
+    """Tickets parsed and redacted (personal data never reaches the database)."""
+    docs, errors = [], []
+    for n, obj in enumerate(items):
+        try:
+            docs.append(parse_ticket(obj, source_path=API_SOURCE))
+        except LoadError as exc:
+            errors.append({"index": n, "id": obj.get("id"), "error": str(exc)})
+    _check_duplicates(docs, errors)
+    if errors:
+        raise InvalidInputError(errors)
+    return docs
+
+
+def _check_duplicates(docs: list[SourceDocument], errors: list[dict[str, Any]]) -> None:
+    seen: set[str] = set()
+    for n, doc in enumerate(docs):
+        if doc.id in seen:
+            errors.append({"index": n, "id": doc.id, "error": f"duplicate id {doc.id!r}"})
+        seen.add(doc.id)
+
+
+def save(session: Session, docs: list[SourceDocument], *, actor: str) -> list[Saved]:
+    """Insert or update documents, with one audit row per change (the caller commits)."""
+    out = []
+    for doc in docs:
+        result = upsert(session, doc)
+        if result != "unchanged":
+            kind = "ticket" if doc.source_type == "ticket" else "article"
+            audit.record(session, actor=actor, action=f"{kind}.{_VERB[result]}",
+                         target_type=kind, target_id=doc.id, detail={"status": doc.status})
+        out.append(Saved(doc.id, result, doc.status))
+    session.flush()
+    return out
+
+
+_VERB = {"added": "create", "updated": "update"}
+
+
+def set_status(session: Session, article_id: str, status: str, *, actor: str) -> Saved | None:
+    """Publish, unpublish (draft) or archive an article; None if there is no such article."""
+    row = session.get(Article, article_id)
+    if row is None:
+        return None
+    result = upsert(session, replace(to_document(row), status=status))
+    if result != "unchanged":
+        audit.record(session, actor=actor, action=f"article.{_STATUS_VERB[status]}",
+                     target_type=row.source_type, target_id=article_id,
+                     detail={"status": status})
+    session.flush()
+    return Saved(article_id, result, status)
+
+
+_STATUS_VERB = {"published": "publish", "draft": "unpublish", "archived": "archive"}
+
+
+def delete(session: Session, article_id: str, *, actor: str) -> Saved | None:
+    """Delete an article or ticket from the catalogue; None if there is no such id."""
+    row = session.get(Article, article_id)
+    if row is None:
+        return None
+    audit.record(session, actor=actor, action=f"{row.source_type}.delete",
+                 target_type=row.source_type, target_id=article_id,
+                 detail={"source": row.source_path or API_SOURCE, "title": row.title})
+    session.delete(row)
+    session.flush()
+    return Saved(article_id, "deleted", row.status)
+
+
+def list_rows(session: Session, *, filters: dict[str, str | None], q: str | None,
+              limit: int, offset: int) -> tuple[int, list[Article]]:
+    """Articles matching every given filter (and ``q`` in the title or id), by id."""
+    query = select(Article)
+    for name in ("status", "product", "locale", "source_type"):
+        if value := filters.get(name):
+            query = query.where(getattr(Article, name) == value)
+    if (origin := filters.get("source")) == "api":
+        query = query.where(Article.source_path == API_SOURCE)
+    elif origin == "file":
+        query = query.where(Article.source_path != API_SOURCE)
+    if q:
+        pattern = f"%{q.lower()}%"
+        query = query.where(or_(func.lower(Article.title).like(pattern),
+                                func.lower(Article.id).like(pattern)))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(col(Article.id)).offset(offset).limit(limit)).all()
+    return int(total), list(rows)
+
+
+def describe(row: Article, *, index: IndexVersion | None, body: bool) -> dict[str, Any]:
+    """An article as the admin API shows it, with whether the served index has this content."""
+    indexed = index.articles.get(row.id) if index is not None else None
+    out: dict[str, Any] = {
+        "id": row.id, "title": row.title, "url": row.url, "product": row.product,
+        "locale": row.locale, "status": row.status, "source_type": row.source_type,
+        "updated_at": row.updated_at, "tags": json.loads(row.tags),
+        "source": "api" if row.source_path == API_SOURCE else "file",
+        "source_path": None if row.source_path == API_SOURCE else row.source_path,
+        "content_hash": row.content_hash, "created": row.created, "modified": row.modified,
+        "index": {"version": index.name if index is not None else None,
+                  "indexed": indexed is not None,
+                  "current": (indexed is not None and indexed["hash"] == row.content_hash)
+                  or (indexed is None and row.status != "published")},
+    }
+    if body:
+        out["body"] = row.body
+    return out

@@ -1,0 +1,74 @@
+"""The admin API under ``/v1/admin``: every route requires an admin key.
+
+The router-level dependency guarantees it for every route, including ones added later;
+handlers that record who acted also take :data:`AdminKeyDep` (resolved once per request).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from app.admin import audit
+from app.admin.schemas import AuditOut, KeyCreate, KeyCreated, KeyOut
+from app.api import admin_articles, admin_index
+from app.auth import AdminKeyDep, KeyNotFoundError, create_key, list_keys, require_admin, revoke_key
+from app.deps import SessionDep
+
+logger = logging.getLogger(__name__)
+
+AUTH_RESPONSES: dict[int | str, dict[str, str]] = {
+    401: {"description": "No API key, or an unknown or revoked one"},
+    403: {"description": "Not an admin key"},
+}
+router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)],
+                   responses=AUTH_RESPONSES)
+
+
+router.include_router(admin_articles.router)
+router.include_router(admin_index.router)
+
+
+@router.post("/keys", status_code=201, response_model=KeyCreated, summary="Create an API key")
+def create_api_key(body: KeyCreate, session: SessionDep, admin: AdminKeyDep) -> KeyCreated:
+    try:
+        row, raw = create_key(session, name=body.name, scope=body.scope,
+                              allowed_origins=body.allowed_origins, created_by=admin.id)
+    except ValueError as exc:
+        raise HTTPException(422, detail=str(exc)) from exc
+    audit.record(session, actor=admin.id, action="key.create", target_type="key",
+                 target_id=row.id, detail={"scope": row.scope, "name": row.name})
+    out = KeyCreated(**row.model_dump(exclude={"key_hash"}), key=raw)
+    session.commit()
+    return out
+
+
+@router.get("/keys", response_model=list[KeyOut], summary="List API keys (never the raw keys)")
+def list_api_keys(session: SessionDep, include_revoked: bool = True) -> list[KeyOut]:
+    rows = list_keys(session, include_revoked=include_revoked)
+    return [KeyOut(**r.model_dump(exclude={"key_hash"})) for r in rows]
+
+
+@router.delete("/keys/{key_id}", response_model=KeyOut, summary="Revoke an API key")
+def revoke_api_key(key_id: str, session: SessionDep, admin: AdminKeyDep) -> KeyOut:
+    try:
+        row = revoke_key(session, key_id)
+    except KeyNotFoundError as exc:
+        raise HTTPException(404, detail=str(exc)) from exc
+    audit.record(session, actor=admin.id, action="key.revoke", target_type="key",
+                 target_id=key_id)
+    out = KeyOut(**row.model_dump(exclude={"key_hash"}))
+    session.commit()
+    return out
+
+
+@router.get("/audit", response_model=list[AuditOut], summary="The audit log, newest first")
+def read_audit(session: SessionDep, actor: str | None = None, action: str | None = None,
+               target_id: str | None = None, since: datetime | None = None,
+               limit: int = Query(default=100, ge=1, le=1000),
+               offset: int = Query(default=0, ge=0)) -> list[AuditOut]:
+    rows = audit.entries(session, actor=actor, action=action, target_id=target_id,
+                         since=since, limit=limit, offset=offset)
+    return [AuditOut(**r.model_dump()) for r in rows]

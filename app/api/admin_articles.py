@@ -1,0 +1,197 @@
+"""Admin routes for articles and tickets. Changes reach chat answers after a re-index job:
+add ``?reindex=true`` to start one (or join the queued one) with the change."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from app.admin import articles
+from app.admin.jobs import JobRunner
+from app.admin.runtime import JobsDep
+from app.admin.schemas import (
+    ArticleBatch,
+    ArticleIn,
+    StatusChange,
+    TicketBatch,
+    WriteResponse,
+    WriteResult,
+)
+from app.admin.views import start_job
+from app.auth import AdminKeyDep
+from app.content.parse import LoadError
+from app.deps import SessionDep, SettingsDep, StateDep
+from app.models import Article
+from app.settings import Settings
+
+logger = logging.getLogger(__name__)
+router = APIRouter()
+
+_REINDEX = Query(default=False, description="Start a re-index job (or join the queued one).")
+_MARKDOWN_TYPES = ("text/markdown", "text/x-markdown", "text/plain")
+_PUT_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"$ref": "#/components/schemas/ArticleIn"}},
+    "text/markdown": {"schema": {"type": "string"},
+                      "example": "---\nid: ret-001\ntitle: Return a device\n---\nYou have..."},
+    "text/html": {"schema": {"type": "string"}},
+}}}
+
+
+def _respond(results: list[articles.Saved], *, jobs: JobRunner, reindex: bool,
+             actor: str, status_code: int = 200) -> JSONResponse:
+    job = None
+    if reindex:
+        job = start_job(jobs, actor=actor, rebuild=False)
+    body = WriteResponse(results=[WriteResult(id=r.id, result=r.result, status=r.status)
+                                  for r in results], job=job)
+    return JSONResponse(body.model_dump(mode="json"), status_code=status_code)
+
+
+def _check_size(n: int, settings: Settings) -> None:
+    if n > settings.admin.max_batch:
+        raise HTTPException(413, detail=f"{n} items in one request, over the limit of "
+                                        f"{settings.admin.max_batch}: split the batch")
+
+
+@router.post("/articles", response_model=WriteResponse, summary="Create or update articles",
+             responses={422: {"description": "Invalid items; nothing was written"}})
+def upsert_articles(body: ArticleBatch, session: SessionDep, admin: AdminKeyDep,
+                    jobs: JobsDep, settings: SettingsDep,
+                    reindex: bool = _REINDEX) -> JSONResponse:
+    """Insert or replace every article of the batch, or none if any item is invalid."""
+    _check_size(len(body.articles), settings)
+    try:
+        docs = articles.parse_all(body.articles, max_bytes=settings.max_file_bytes)
+    except articles.InvalidInputError as exc:
+        raise HTTPException(422, detail=exc.errors) from exc
+    results = articles.save(session, docs, actor=admin.id)
+    session.commit()
+    return _respond(results, jobs=jobs, reindex=reindex, actor=admin.id)
+
+
+async def article_payload(request: Request) -> ArticleIn:
+    """The PUT body: JSON (:class:`ArticleIn`), raw Markdown with front matter, or HTML."""
+    kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HTTPException(400, detail="the body is not UTF-8") from exc
+    if kind in _MARKDOWN_TYPES or kind == "text/html":
+        return ArticleIn(format="html" if kind == "text/html" else "markdown", content=text)
+    if kind != "application/json":
+        raise HTTPException(415, detail="send application/json, text/markdown or text/html")
+    try:
+        return ArticleIn.model_validate(json.loads(text or "null"))
+    except json.JSONDecodeError as exc:
+        raise HTTPException(400, detail=f"invalid JSON: {exc.msg}") from exc
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])}
+                                      for e in exc.errors()]) from exc
+
+
+@router.put("/articles/{article_id}", response_model=WriteResponse, openapi_extra=_PUT_BODY,
+            summary="Create or replace one article",
+            responses={201: {"description": "Created"}, 422: {"description": "Invalid"}})
+def put_article(article_id: str, item: Annotated[ArticleIn, Depends(article_payload)],
+                session: SessionDep, admin: AdminKeyDep, jobs: JobsDep,
+                settings: SettingsDep, reindex: bool = _REINDEX) -> JSONResponse:
+    """JSON fields (body in Markdown), a Markdown page with front matter, or an HTML page."""
+    try:
+        doc = articles.to_source(item, path_id=article_id, max_bytes=settings.max_file_bytes)
+    except LoadError as exc:
+        raise HTTPException(422, detail=[{"index": 0, "id": article_id,
+                                          "error": str(exc)}]) from exc
+    results = articles.save(session, [doc], actor=admin.id)
+    session.commit()
+    created = results[0].result == "added"
+    return _respond(results, jobs=jobs, reindex=reindex, actor=admin.id,
+                    status_code=201 if created else 200)
+
+
+@router.get("/articles", summary="List articles and tickets (no bodies)")
+def list_articles(session: SessionDep, state: StateDep, status: str | None = None,
+                  product: str | None = None, locale: str | None = None,
+                  source_type: str | None = None,
+                  source: str | None = Query(default=None, pattern="^(api|file)$"),
+                  q: str | None = Query(default=None, description="in the title or id"),
+                  limit: int = Query(default=100, ge=1, le=1000),
+                  offset: int = Query(default=0, ge=0)) -> dict[str, Any]:
+    filters = {"status": status, "product": product, "locale": locale,
+               "source_type": source_type, "source": source}
+    total, rows = articles.list_rows(session, filters=filters, q=q, limit=limit, offset=offset)
+    return {"total": total, "limit": limit, "offset": offset,
+            "items": [articles.describe(r, index=state.index, body=False) for r in rows]}
+
+
+def _get_row(session: SessionDep, article_id: str) -> Article:
+    row = session.get(Article, article_id)
+    if row is None:
+        raise HTTPException(404, detail=f"no article or ticket with id {article_id!r}")
+    return row
+
+
+@router.get("/articles/{article_id}", summary="One article, with its body and index state")
+def get_article(article_id: str, session: SessionDep, state: StateDep) -> dict[str, Any]:
+    return articles.describe(_get_row(session, article_id), index=state.index, body=True)
+
+
+@router.delete("/articles/{article_id}", response_model=WriteResponse,
+               summary="Delete an article or ticket")
+def delete_article(article_id: str, session: SessionDep, admin: AdminKeyDep, jobs: JobsDep,
+                   reindex: bool = _REINDEX) -> JSONResponse:
+    """Removed from the catalogue now, from answers after the next re-index job. An article
+    that still has a file comes back with the next ``python -m ingest`` of its folder."""
+    saved = articles.delete(session, article_id, actor=admin.id)
+    if saved is None:
+        raise HTTPException(404, detail=f"no article or ticket with id {article_id!r}")
+    session.commit()
+    return _respond([saved], jobs=jobs, reindex=reindex, actor=admin.id)
+
+
+def _set_status(article_id: str, status: str, session: SessionDep, admin_id: str,
+                jobs: JobRunner, reindex: bool) -> JSONResponse:
+    saved = articles.set_status(session, article_id, status, actor=admin_id)
+    if saved is None:
+        raise HTTPException(404, detail=f"no article or ticket with id {article_id!r}")
+    session.commit()
+    return _respond([saved], jobs=jobs, reindex=reindex, actor=admin_id)
+
+
+@router.post("/articles/{article_id}/unpublish", response_model=WriteResponse,
+             summary="Unpublish (draft) or archive an article")
+def unpublish_article(article_id: str, session: SessionDep, admin: AdminKeyDep,
+                      jobs: JobsDep, body: StatusChange | None = None,
+                      reindex: bool = _REINDEX) -> JSONResponse:
+    status = body.status if body is not None else "draft"
+    return _set_status(article_id, status, session, admin.id, jobs, reindex)
+
+
+@router.post("/articles/{article_id}/publish", response_model=WriteResponse,
+             summary="Publish a draft or archived article")
+def publish_article(article_id: str, session: SessionDep, admin: AdminKeyDep, jobs: JobsDep,
+                    reindex: bool = _REINDEX) -> JSONResponse:
+    return _set_status(article_id, "published", session, admin.id, jobs, reindex)
+
+
+@router.post("/tickets", response_model=WriteResponse,
+             summary="Upload resolved tickets (redacted before storage)",
+             responses={422: {"description": "Invalid tickets; nothing was written"}})
+def upload_tickets(body: TicketBatch, session: SessionDep, admin: AdminKeyDep, jobs: JobsDep,
+                   settings: SettingsDep, reindex: bool = _REINDEX) -> JSONResponse:
+    """Tickets become searchable ``ticket-<id>`` documents when resolved; texts are redacted
+    (emails, phone and card numbers, addresses, order numbers, names) on the way in."""
+    _check_size(len(body.tickets), settings)
+    try:
+        docs = articles.parse_tickets(body.tickets)
+    except articles.InvalidInputError as exc:
+        raise HTTPException(422, detail=exc.errors) from exc
+    results = articles.save(session, docs, actor=admin.id)
+    session.commit()
+    return _respond(results, jobs=jobs, reindex=reindex, actor=admin.id)

@@ -1,0 +1,176 @@
+"""API keys: created and revoked by the CLI or the admin API, stored only as SHA-256 hashes.
+
+Two scopes. ``admin`` keys (``gla_`` + 32 URL-safe characters) open every ``/v1/admin/``
+route. ``widget`` keys (``glw_`` + 24 characters) are publishable: they sit in a web page,
+so they only identify a site and carry the origins it may call from. A raw key is returned
+once, when it is created; afterwards only its hash and its first characters exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Iterable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session, col, select
+
+from app.deps import SessionDep
+from app.errors import ConfigurationError
+from app.models import ApiKey, utcnow
+
+logger = logging.getLogger(__name__)
+
+SCOPES = ("admin", "widget")
+_RAW_PREFIX = {"admin": "gla_", "widget": "glw_"}
+_RANDOM_BYTES = {"admin": 24, "widget": 18}  # 32 and 24 URL-safe characters
+PREFIX_CHARS = 10
+ENV_KEY_NAME = "ADMIN_API_KEY (environment)"
+MIN_ENV_KEY_CHARS = 16
+
+
+class KeyNotFoundError(LookupError):
+    """No key with that id."""
+
+
+def hash_key(raw: str) -> str:
+    """SHA-256 hex of a raw key: keys are random and long, so no salt or slow hash is needed."""
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def new_key_id() -> str:
+    return "key_" + secrets.token_hex(6)
+
+
+def generate_raw_key(scope: str) -> str:
+    """A new random key of ``scope``, e.g. ``gla_...`` for an admin key."""
+    _check_scope(scope)
+    return _RAW_PREFIX[scope] + secrets.token_urlsafe(_RANDOM_BYTES[scope])
+
+
+def _check_scope(scope: str) -> None:
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}: use one of {', '.join(SCOPES)}")
+
+
+def create_key(session: Session, *, name: str, scope: str, allowed_origins: Iterable[str] = (),
+               created_by: str | None = None) -> tuple[ApiKey, str]:
+    """Create a key and store its hash.
+
+    Args:
+        session: The database session; the key is flushed, the caller commits.
+        name: What the key is for, shown in lists.
+        scope: ``admin`` or ``widget``.
+        allowed_origins: For widget keys, the origins (``https://example.com``) it may be
+            used from.
+        created_by: The id of the key that created this one, if any.
+
+    Returns:
+        The stored row and the raw key, which is not kept anywhere and cannot be shown again.
+
+    Raises:
+        ValueError: On an unknown scope or an empty name.
+    """
+    _check_scope(scope)
+    if not name.strip():
+        raise ValueError("a key needs a name that says what it is for")
+    raw = generate_raw_key(scope)
+    origins = [o.strip().rstrip("/") for o in allowed_origins if o.strip()]
+    row = ApiKey(id=new_key_id(), name=name.strip(), scope=scope, key_hash=hash_key(raw),
+                 prefix=raw[:PREFIX_CHARS], allowed_origins=origins, created_by=created_by)
+    session.add(row)
+    session.flush()
+    logger.info("created %s key %s", scope, row.id)
+    return row, raw
+
+
+def revoke_key(session: Session, key_id: str) -> ApiKey:
+    """Revoke a key (idempotent: revoking a revoked key keeps its first revocation time).
+
+    Raises:
+        KeyNotFoundError: If no key has this id.
+    """
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise KeyNotFoundError(f"no API key with id {key_id!r}")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.add(row)
+        session.flush()
+        logger.info("revoked key %s", key_id)
+    return row
+
+
+def list_keys(session: Session, *, include_revoked: bool = True) -> list[ApiKey]:
+    query = select(ApiKey).order_by(col(ApiKey.created_at))
+    if not include_revoked:
+        query = query.where(col(ApiKey.revoked_at).is_(None))
+    return list(session.exec(query).all())
+
+
+def find_key(session: Session, raw: str) -> ApiKey | None:
+    """The live key whose hash matches ``raw``, or None (unknown or revoked)."""
+    if not raw:
+        return None
+    digest = hash_key(raw)
+    row = session.exec(select(ApiKey).where(ApiKey.key_hash == digest)).first()
+    # The lookup is by hash, so timing reveals nothing about the raw key; the explicit
+    # constant-time comparison keeps it that way if the lookup ever changes.
+    if row is None or not hmac.compare_digest(row.key_hash, digest) or row.revoked_at:
+        return None
+    return row
+
+
+def ensure_env_admin_key(session: Session, raw: str) -> ApiKey:
+    """Register the admin key from ``ADMIN_API_KEY`` once (idempotent across restarts).
+
+    A key that was revoked through the API stays revoked: the environment cannot undo a
+    revocation, so rotate the variable instead.
+
+    Raises:
+        ConfigurationError: If the key is too short to be a secret.
+    """
+    raw = raw.strip()
+    if len(raw) < MIN_ENV_KEY_CHARS:
+        raise ConfigurationError(
+            f"ADMIN_API_KEY is shorter than {MIN_ENV_KEY_CHARS} characters: use a long random "
+            "value, e.g. one printed by `python -m app.keys create --scope admin --name ops`"
+        )
+    digest = hash_key(raw)
+    row = session.exec(select(ApiKey).where(ApiKey.key_hash == digest)).first()
+    if row is not None:
+        if row.revoked_at is not None:
+            logger.warning("the ADMIN_API_KEY key %s is revoked; set a new one", row.id)
+        return row
+    row = ApiKey(id=new_key_id(), name=ENV_KEY_NAME, scope="admin", key_hash=digest,
+                 prefix=raw[:PREFIX_CHARS])
+    session.add(row)
+    session.flush()
+    logger.info("registered the ADMIN_API_KEY key as %s", row.id)
+    return row
+
+
+_bearer = HTTPBearer(auto_error=False, description="An admin API key: `Bearer gla_...`")
+
+
+def require_admin(session: SessionDep,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                         Depends(_bearer)]) -> ApiKey:
+    """The admin key of the request: 401 without a valid key, 403 for a widget key."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(401, detail="missing API key: send Authorization: Bearer <key>",
+                            headers=challenge)
+    key = find_key(session, credentials.credentials)
+    if key is None:
+        raise HTTPException(401, detail="invalid or revoked API key", headers=challenge)
+    if key.scope != "admin":
+        raise HTTPException(403, detail="admin key required")
+    return key
+
+
+AdminKeyDep = Annotated[ApiKey, Depends(require_admin)]

@@ -1,0 +1,1 @@
+"""The public edge: widget keys, origins, rate limits, handoffs and OpenAI compatibility."""

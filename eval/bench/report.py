@@ -1,0 +1,242 @@
+"""The benchmark's outputs: machine description, targets, ``latest.json``/``.md``/``.png``."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
+STANDIN_NOTE = ("Index vectors at every size come from a deterministic stand-in embedder "
+                "(hashed words, random projection, 384 dimensions); query embedding runs the "
+                "real all-MiniLM-L6-v2 on every request, so latency, throughput, memory and "
+                "start-up include its cost. Ingestion throughput uses the real model only; "
+                "the incremental re-index embeds the changed passages with the real model.")
+
+
+def machine() -> dict[str, Any]:
+    """CPU, cores, memory and library versions of this machine."""
+    cpu = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.M)
+        cpu = found.group(1).strip() if found else ""
+    ram_gb = 0.0
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        found = re.search(r"^MemTotal:\s*(\d+)", meminfo.read_text(), re.M)
+        ram_gb = round(int(found.group(1)) / 1024 / 1024, 1) if found else 0.0
+
+    def version(package: str) -> str:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return ""
+
+    return {"cpu": cpu or platform.processor(), "cores": os.cpu_count(), "ram_gb": ram_gb,
+            "python": platform.python_version(), "torch": version("torch"),
+            "faiss": version("faiss-cpu"), "os": platform.platform(terse=True)}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    name: str
+    limit: str
+    get: Callable[[dict[str, Any]], float | None]
+    ok: Callable[[float, dict[str, Any]], bool]
+
+
+def _size(result: dict[str, Any], size: str, *path: str) -> Any:
+    value: Any = result.get("sizes", {}).get(size)
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _with_reranker(size: str) -> Callable[[dict[str, Any]], float | None]:
+    def get(r: dict[str, Any]) -> float | None:
+        return _size(r, size, "e2e_ms", "p95") if _size(r, size, "reranker") else None
+    return get
+
+
+def _largest(result: dict[str, Any]) -> str | None:
+    sizes = [s for s, v in result.get("sizes", {}).items() if v.get("load")]
+    return max(sizes, key=int) if sizes else None
+
+
+def _load16(result: dict[str, Any], key: str) -> float | None:
+    size = _largest(result)
+    loads = _size(result, size, "load") if size else None
+    top = max(loads, key=lambda x: x["concurrency"]) if loads else None
+    return top.get(key) if top and top["concurrency"] >= 16 else None
+
+
+def _rps_ratio(result: dict[str, Any]) -> float | None:
+    size = _largest(result)
+    bound = _size(result, size, "rerank_bound_rps") if size else None
+    rps = _load16(result, "requests_per_s")
+    return round(rps / bound, 3) if bound and rps is not None else None
+
+
+TARGETS = (
+    Target("e2e p95 with reranking, 10,000 articles", "<= 300 ms", _with_reranker("10000"),
+           lambda v, r: v <= 300),
+    Target("e2e p95 with reranking, 50,000 articles", "<= 400 ms", _with_reranker("50000"),
+           lambda v, r: v <= 400),
+    Target("retrieval p95, 50,000 articles", "<= 50 ms",
+           lambda r: _size(r, "50000", "retrieval_ms", "p95"), lambda v, r: v <= 50),
+    Target("start to ready, 50,000 articles", "<= 10 s",
+           lambda r: _size(r, "50000", "ready_s"), lambda v, r: v <= 10),
+    Target("peak RSS, 50,000 articles", "<= 2048 MB",
+           lambda r: _size(r, "50000", "rss_mb"), lambda v, r: v <= 2048),
+    Target("ingestion throughput / raw model", ">= 0.90",
+           lambda r: r.get("ingestion", {}).get("ratio"), lambda v, r: v >= 0.9),
+    Target("errors with 16 clients (largest size)", "= 0",
+           lambda r: _load16(r, "errors"), lambda v, r: v == 0),
+    Target("req/s with 16 clients / rerank bound", ">= 0.80", _rps_ratio,
+           lambda v, r: v >= 0.8),
+)
+
+
+def evaluate(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every target with its measured value and PASS, FAIL or "not run"."""
+    rows = []
+    for t in TARGETS:
+        value = t.get(result)
+        status = "not run" if value is None else ("PASS" if t.ok(value, result) else "FAIL")
+        rows.append({"target": t.name, "limit": t.limit, "value": value, "status": status})
+    return rows
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.3g}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
+
+
+def _rps(size: dict[str, Any], clients: int) -> float | None:
+    return next((r["requests_per_s"] for r in size.get("load", [])
+                 if r["concurrency"] == clients), None)
+
+
+def _size_rows(result: dict[str, Any]) -> list[list[Any]]:
+    rows = []
+    for name, s in sorted(result.get("sizes", {}).items(), key=lambda kv: int(kv[0])):
+        index = s.get("build", {}).get("index", {})
+        stages = s.get("stages_ms", {})
+        rows.append([int(name), index.get("counts", {}).get("chunks"), index.get("dense"),
+                     round(index.get("bytes", 0) / 2**20, 1), s.get("ready_s"), s.get("rss_mb"),
+                     s["e2e_ms"].get("p50"), s["e2e_ms"].get("p95"), s["e2e_ms"].get("p99"),
+                     s.get("retrieval_ms", {}).get("p95"), stages.get("rerank", {}).get("p50"),
+                     _rps(s, 1), _rps(s, 4), _rps(s, 16), s.get("rerank_bound_rps")])
+    return rows
+
+
+def _stage_rows(result: dict[str, Any]) -> list[list[Any]]:
+    rows = []
+    for name, s in sorted(result.get("sizes", {}).items(), key=lambda kv: int(kv[0])):
+        for label, stages in (("reranker", s.get("stages_ms", {})),
+                              ("retrieval only",
+                               s.get("retrieval_only", {}).get("latency", {}).get("stages_ms"))):
+            if not stages or (label != "reranker" and not s.get("reranker")):
+                continue
+            rows.append([int(name), label] + [
+                f"{stages[k]['p50']} / {stages[k]['p95']}" if k in stages else "-"
+                for k in ("dense", "sparse", "fuse", "rerank", "generate", "total")])
+    return rows
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The Markdown report: sizes, targets, stages, ingestion and the side-by-side tables."""
+    m = result["machine"]
+    out = [f"Benchmark of {result['date']} on {m['cpu']} ({m['cores']} cores, {m['ram_gb']} GB "
+           f"RAM), Python {m['python']}, torch {m['torch']}, faiss {m['faiss']}; reranker: "
+           f"{result.get('reranker') or 'none'}; mode: {result.get('mode')}. "
+           f"Command: `{result.get('command')}`.", "", STANDIN_NOTE, ""]
+    out += _table(["articles", "chunks", "dense", "index MB", "ready s", "peak RSS MB",
+                   "e2e p50", "e2e p95", "e2e p99", "retrieval p95", "rerank p50",
+                   "req/s 1", "req/s 4", "req/s 16", "rerank bound req/s"], _size_rows(result))
+    out += ["", "Latencies in ms, through HTTP on 127.0.0.1 (e2e: client round trip with the "
+            "reranker; retrieval: the server's dense + sparse + fusion time with reranking off)."
+            " The rerank bound is cores x 1000 / median rerank ms.", ""]
+    out += _table(["target", "limit", "measured", "status"],
+                  [[t["target"], t["limit"], t["value"], t["status"]]
+                   for t in result.get("targets", [])])
+    out += ["", "Stage p50 / p95 (ms, server side):", ""]
+    out += _table(["articles", "run", "dense", "sparse", "fuse", "rerank", "generate", "total"],
+                  _stage_rows(result))
+    ing = result.get("ingestion")
+    if ing:
+        out += ["", f"Ingestion (real model, {ing['chunks']} passages of {ing['articles']} sample "
+                f"articles): pipeline {ing['pipeline_chunks_per_s']} chunks/s, model alone "
+                f"{ing['raw_chunks_per_s']} chunks/s, ratio {ing['ratio']}."]
+    inc = result.get("incremental")
+    if inc:
+        out += [f"One-article incremental re-index at {inc['articles']:,} articles: "
+                f"{inc['seconds']} s ({inc['embedded']} passages re-embedded with the real model; "
+                f"index build {inc['builder_s']} s, the rest is loading and the catalogue)."]
+    out += _side_by_side(result.get("compare", {}))
+    parts = result.get("seconds", {})
+    if parts:
+        out += ["", "Time per part (s): " + ", ".join(f"{k} {v}" for k, v in parts.items())]
+    return "\n".join(out) + "\n"
+
+
+def _side_by_side(c: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    bm = c.get("bm25")
+    if bm:
+        out += ["", f"BM25 on {bm['docs']:,} passages: service p50 {bm['ours_ms']['p50']} ms "
+                f"(p95 {bm['ours_ms']['p95']}), rank-bm25 p50 {bm['rank_bm25_ms']['p50']} ms; "
+                f"build {bm['build_s']['ours']} s vs {bm['build_s']['rank_bm25']} s; same top-10 "
+                f"scores {bm['same_top10']}."]
+    d = c.get("dense")
+    if d:
+        h, e = d["hnsw"], d["exact"]
+        out += [f"FAISS on {d['vectors']:,} stand-in vectors: exact p50 {e['search_ms']['p50']} ms "
+                f"(p95 {e['search_ms']['p95']}), HNSW (M {h['m']}, efSearch {h['ef_search']}) "
+                f"p50 {h['search_ms']['p50']} ms (p95 {h['search_ms']['p95']}), recall@10 "
+                f"{h['recall@10']}; HNSW build {h['build_s']} s, "
+                f"{h['bytes'] / 2**20:.0f} MB vs {e['bytes'] / 2**20:.0f} MB exact."]
+    r = c.get("rerank")
+    if r:
+        out += ["", f"Rerank depth ({r['reranker']}, {r['questions']} questions, one thread):", ""]
+        out += _table(["depth", "rerank p50 ms", "p95 ms", "ms/pair", "top-1 as depth 40",
+                       "source in top 5"],
+                      [[int(k), v["rerank_ms"].get("p50"), v["rerank_ms"].get("p95"),
+                        v["ms_per_pair"], v["top1_same_as_deepest"], v["source_in_top5"]]
+                       for k, v in r["depths"].items()])
+    return out
+
+
+def write(result: dict[str, Any], out_dir: Path, *, readme: Path | None = None) -> list[Path]:
+    """Write ``latest.json``, ``latest.md`` and ``latest.png``; update the README block."""
+    from eval.bench.plot import plot
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = {**result, "targets": evaluate(result)}
+    paths = [out_dir / "latest.json", out_dir / "latest.md", out_dir / "latest.png"]
+    paths[0].write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    paths[1].write_text(markdown(result), encoding="utf-8")
+    plot(result, paths[2])
+    if readme is not None and readme.exists():
+        text = readme.read_text(encoding="utf-8")
+        if README_START in text and README_END in text:
+            head, rest = text.split(README_START, 1)
+            tail = rest.split(README_END, 1)[1]
+            block = f"{README_START}\n{markdown(result)}{README_END}"
+            readme.write_text(head + block + tail, encoding="utf-8")
+    return paths

@@ -1,0 +1,83 @@
+"""A cheap deterministic stand-in for the embedding model, for indexes too large to embed.
+
+Embedding 50,000 articles with all-MiniLM-L6-v2 on two CPU cores takes hours, so the scale
+benchmarks fill the index with :class:`HashingEmbedder` vectors: hashed word features (stop
+words dropped, sub-linear counts) projected to 384 dimensions with a seeded random matrix and
+L2-normalised. Texts that share words get similar vectors, so dense search returns sensible
+neighbours and FAISS does the same work as with real vectors of the same shape.
+
+:class:`PacedEmbedder` returns the stand-in vectors but first runs the real model on the
+same texts and discards its output, so a request or an incremental re-index costs what it
+would cost with real vectors.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from app.rag.protocols import Embedder
+from app.rag.sparse import STOPWORDS
+
+STANDIN_NAME = "hash-standin"
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+class HashingEmbedder:
+    """Hashed word features and a seeded random projection; implements ``Embedder``."""
+
+    def __init__(self, *, dimension: int = 384, n_features: int = 1 << 14, seed: int = 0) -> None:
+        if dimension < 1 or n_features < 1:
+            raise ValueError("dimension and n_features must be positive")
+        self.name = STANDIN_NAME
+        self.dimension = dimension
+        self._n_features = n_features
+        rng = np.random.default_rng(seed)
+        self._projection = rng.standard_normal((n_features, dimension)).astype(np.float32)
+        self._cache: dict[str, int] = {}
+
+    def _feature(self, word: str) -> int:
+        index = self._cache.get(word)
+        if index is None:
+            # crc32 is stable across processes, unlike hash() on str.
+            index = zlib.crc32(word.encode("utf-8")) % self._n_features
+            if len(self._cache) < 1_000_000:
+                self._cache[word] = index
+        return index
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            ids = [self._feature(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+            if not ids:
+                out[row, 0] = 1.0
+                continue
+            features, counts = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
+            weights = (1.0 + np.log(counts)).astype(np.float32)
+            out[row] = weights @ self._projection[features]
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+
+class PacedEmbedder:
+    """Stand-in vectors at the real model's cost (``pace`` runs on the same texts)."""
+
+    def __init__(self, vectors: Embedder, *, pace: Embedder) -> None:
+        self.name = vectors.name
+        self.dimension = vectors.dimension
+        self._vectors = vectors
+        self._pace = pace
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        self._pace.embed_documents(texts)
+        return self._vectors.embed_documents(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        self._pace.embed_query(text)
+        return self._vectors.embed_query(text)

@@ -1,0 +1,160 @@
+"""Retrieval benchmarks over an external corpus with the service's own building blocks.
+
+BM25 (``app.rag.sparse``), dense all-MiniLM-L6-v2 (``app.rag.embed``), reciprocal rank fusion
+as ``HybridRetriever`` does it (50 candidates from each side, k = 60) and cross-encoder
+reranking of the fused head blended as ``BudgetedReranker`` does it (``app.rag.rerank.blend``).
+Embeddings and cross-encoder scores are cached under ``var/cache`` so a second run, or a run
+with another blend weight, recomputes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.rag.fusion import reciprocal_rank_fusion
+from app.rag.protocols import Embedder, Reranker
+from app.rag.rerank import blend
+from app.rag.sparse import BM25Index, tokenize
+
+logger = logging.getLogger(__name__)
+
+CACHE = Path("var/cache")
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    id: str
+    text: str
+    gold: dict[str, int]  # doc id -> graded relevance
+
+
+def embeddings(embedder: Embedder, texts: Sequence[str], *, cache: Path = CACHE) -> np.ndarray:
+    """Embeddings of ``texts``, cached by a hash of the model name and the texts."""
+    digest = hashlib.sha256("\x1e".join([embedder.name, *texts]).encode("utf-8")).hexdigest()
+    file = cache / "embeddings" / f"{digest[:24]}.npy"
+    if file.exists():
+        return np.load(file, allow_pickle=False)
+    logger.info("embedding %d texts (cached afterwards in %s)", len(texts), file)
+    vectors = embedder.embed_documents(list(texts))
+    file.parent.mkdir(parents=True, exist_ok=True)
+    np.save(file, vectors, allow_pickle=False)
+    return vectors
+
+
+class Corpus:
+    """Documents with a BM25 index and dense vectors."""
+
+    def __init__(self, ids: Sequence[str], texts: Sequence[str], *, embedder: Embedder,
+                 cache: Path = CACHE) -> None:
+        self.ids, self.texts = list(ids), list(texts)
+        self.bm25 = BM25Index.build(tokenize(t) for t in self.texts)
+        self.vectors = embeddings(embedder, self.texts, cache=cache)
+        self.embedder, self.cache = embedder, cache
+
+    def rankings(self, queries: Sequence[Query], *, k: int = 50
+                 ) -> dict[str, dict[str, list[tuple[int, float]]]]:
+        """Per query: ``bm25``, ``dense`` and ``hybrid`` (RRF) lists of (row, score)."""
+        qvecs = embeddings(self.embedder, [q.text for q in queries], cache=self.cache)
+        out = {}
+        for q, qv in zip(queries, qvecs, strict=True):
+            sims = self.vectors @ qv
+            top = np.argsort(-sims, kind="stable")[:k]
+            dense = [(int(r), float(sims[r])) for r in top]
+            rows, scores = self.bm25.search(tokenize(q.text), k)
+            sparse = list(zip(rows.tolist(), scores.tolist(), strict=True))
+            fused = reciprocal_rank_fusion({"dense": dense, "sparse": sparse}, k=60)
+            fused.sort(key=lambda f: (-f.score, f.row))
+            out[q.id] = {"bm25": sparse, "dense": dense,
+                         "hybrid": [(f.row, f.score) for f in fused]}
+        return out
+
+
+class ScoreCache:
+    """Cross-encoder probabilities per (query, document), kept in one JSON file per model."""
+
+    def __init__(self, reranker: Reranker, *, signature: str, name: str,
+                 cache: Path = CACHE) -> None:
+        self.reranker = reranker
+        self.file = cache / "rerank" / f"{name}-{signature}.json"
+        self.scores: dict[str, float] = (json.loads(self.file.read_text(encoding="utf-8"))
+                                         if self.file.exists() else {})
+
+    def score(self, query: Query, rows: Sequence[int], texts: Sequence[str],
+              ids: Sequence[str]) -> np.ndarray:
+        missing = [r for r in rows if f"{query.id}\x1f{ids[r]}" not in self.scores]
+        if missing:
+            fresh = self.reranker.score(query.text, [texts[r] for r in missing])
+            for r, s in zip(missing, fresh, strict=True):
+                self.scores[f"{query.id}\x1f{ids[r]}"] = float(s)
+        return np.array([self.scores[f"{query.id}\x1f{ids[r]}"] for r in rows])
+
+    def save(self) -> None:
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        self.file.write_text(json.dumps(self.scores), encoding="utf-8")
+
+
+def model_signature(folder: str) -> str:
+    """Identifies a model folder's weights (size and hash of its config and first bytes)."""
+    path = Path(folder)
+    h = hashlib.sha256(folder.encode("utf-8"))
+    for name in ("config.json", "training.json", "model.safetensors"):
+        file = path / name
+        if file.exists():
+            h.update(str(file.stat().st_size).encode())
+            with file.open("rb") as f:
+                h.update(f.read(1 << 20))
+    return h.hexdigest()[:16]
+
+
+def reranked(hybrid: Sequence[tuple[int, float]], probs: np.ndarray, *, depth: int,
+             weight: float) -> list[int]:
+    """The hybrid list with its head reordered by the blended score, the tail unchanged."""
+    head = list(hybrid[:depth])
+    blended = blend(probs, np.array([s for _, s in head]), weight=weight)
+    order = sorted(range(len(head)), key=lambda i: (-blended[i], i))
+    return [head[i][0] for i in order] + [r for r, _ in hybrid[depth:]]
+
+
+def ndcg_at(ranked: Sequence[str], gold: Mapping[str, int], k: int = 10) -> float:
+    """nDCG@k with graded gains (BEIR's definition: gain = relevance, log2 discount)."""
+    dcg = sum(gold.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted(gold.values(), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg > 0 else 0.0
+
+
+def recall_at(ranked: Sequence[str], gold: Mapping[str, int], k: int) -> float:
+    relevant = {d for d, g in gold.items() if g > 0}
+    return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
+
+
+def mrr(ranked: Sequence[str], gold: Mapping[str, int]) -> float:
+    for i, d in enumerate(ranked, start=1):
+        if gold.get(d, 0) > 0:
+            return 1.0 / i
+    return 0.0
+
+
+def mean(metric: Callable[[Sequence[str], Mapping[str, int]], float],
+         runs: Mapping[str, Sequence[str]], queries: Sequence[Query]) -> float:
+    return round(float(np.mean([metric(runs[q.id], q.gold) for q in queries])), 4)
+
+
+def print_table(title: str, rows: Sequence[Mapping[str, object]]) -> None:
+    """A plain text table of dicts sharing the same keys."""
+    if not rows:
+        return
+    keys = list(rows[0])
+    widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in keys}
+    print(title)
+    print("  ".join(k.ljust(widths[k]) for k in keys))
+    for r in rows:
+        print("  ".join(str(r[k]).ljust(widths[k]) for k in keys))

@@ -1,0 +1,186 @@
+"""Evaluation sets: one JSON object per line, validated with line numbers.
+
+Each line holds::
+
+    {"id": "ret-001", "question": "how long do i have to send my hub back??",
+     "history": [{"role": "user", "content": "..."}, {"role": "assistant", "content": "..."}],
+     "answerable": true, "gold_article_ids": ["ret-001"],
+     "reference_answer": "Within 45 days of delivery.", "tags": ["returns", "typo"]}
+
+``history`` and ``tags`` are optional; ``gold_article_ids`` must name at least one article
+when ``answerable`` is true. Gold ids are article ids, never chunk ids, so re-chunking the
+knowledge base does not invalidate a set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.rag.types import Turn
+
+ROLES = ("user", "assistant")
+MAX_REPORTED_ERRORS = 20
+
+
+class DatasetError(ValueError):
+    """An evaluation set that cannot be used; the message lists every problem found."""
+
+
+@dataclass(frozen=True, slots=True)
+class EvalQuestion:
+    """One question of an evaluation set."""
+
+    id: str
+    question: str
+    answerable: bool
+    gold_article_ids: tuple[str, ...] = ()
+    reference_answer: str = ""
+    history: tuple[Turn, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The question in the set's own JSON format."""
+        return {"id": self.id, "question": self.question,
+                "history": [{"role": t.role, "content": t.text} for t in self.history],
+                "answerable": self.answerable, "gold_article_ids": list(self.gold_article_ids),
+                "reference_answer": self.reference_answer, "tags": list(self.tags)}
+
+
+def _string_list(value: object, name: str) -> tuple[tuple[str, ...], str | None]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        return (), f"'{name}' must be a list of non-empty strings"
+    return tuple(v.strip() for v in value), None
+
+
+def _history(value: object) -> tuple[tuple[Turn, ...], str | None]:
+    if not isinstance(value, list):
+        return (), "'history' must be a list of {role, content} objects"
+    turns = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict) or item.get("role") not in ROLES \
+                or not isinstance(item.get("content"), str):
+            return (), (f"history[{i}] must be an object with 'role' (user or assistant) "
+                        "and 'content' (a string)")
+        turns.append(Turn(role=item["role"], text=item["content"]))
+    return tuple(turns), None
+
+
+def parse_question(data: object) -> EvalQuestion:
+    """Validate one decoded line.
+
+    Raises:
+        ValueError: naming the first field that is missing or malformed.
+    """
+    if not isinstance(data, dict):
+        raise ValueError("a line must be a JSON object")
+    for key, kind in (("id", str), ("question", str), ("answerable", bool)):
+        if not isinstance(data.get(key), kind):
+            raise ValueError(f"'{key}' is missing or not a {kind.__name__}")
+    if not data["id"].strip() or not data["question"].strip():
+        raise ValueError("'id' and 'question' must not be empty")
+    gold, err = _string_list(data.get("gold_article_ids", []), "gold_article_ids")
+    history, herr = _history(data.get("history") or [])
+    tags, terr = _string_list(data.get("tags") or [], "tags")
+    reference = data.get("reference_answer") or ""
+    problem = err or herr or terr or (
+        None if isinstance(reference, str) else "'reference_answer' must be a string")
+    if problem:
+        raise ValueError(problem)
+    if data["answerable"] and not gold:
+        raise ValueError("an answerable question needs at least one gold_article_ids entry")
+    return EvalQuestion(id=data["id"].strip(), question=data["question"],
+                        answerable=data["answerable"], gold_article_ids=gold,
+                        reference_answer=reference, history=history, tags=tags)
+
+
+def load_questions(path: Path) -> list[EvalQuestion]:
+    """Read and validate a JSONL evaluation set.
+
+    Raises:
+        DatasetError: listing up to 20 problems as ``path:line: problem``.
+    """
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such evaluation set")
+    questions: list[EvalQuestion] = []
+    errors: list[str] = []
+    seen: dict[str, int] = {}
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                question = parse_question(json.loads(line))
+            except ValueError as exc:  # json.JSONDecodeError is a ValueError
+                errors.append(f"{path}:{lineno}: {exc}")
+                continue
+            if question.id in seen:
+                errors.append(f"{path}:{lineno}: duplicate id {question.id!r} "
+                              f"(first on line {seen[question.id]})")
+                continue
+            seen[question.id] = lineno
+            questions.append(question)
+    if not questions and not errors:
+        errors.append(f"{path}: the set is empty")
+    if errors:
+        more = len(errors) - MAX_REPORTED_ERRORS
+        shown = errors[:MAX_REPORTED_ERRORS] + ([f"... and {more} more"] if more > 0 else [])
+        raise DatasetError("invalid evaluation set:\n  " + "\n  ".join(shown))
+    return questions
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def stratified_sample(questions: Sequence[EvalQuestion], n: int) -> list[EvalQuestion]:
+    """A deterministic subset of ``n`` questions that covers the set's kinds.
+
+    Answerable and unanswerable questions keep their share of the set. Within each, questions
+    are grouped by their first tag, each group is ordered by a hash of the question id and
+    the groups are taken in turn, so every kind is represented and the subset only changes
+    where the set itself changes. The result keeps the set's order.
+    """
+    if n >= len(questions):
+        return list(questions)
+    answerable = [q for q in questions if q.answerable]
+    n_answerable = round(n * len(answerable) / len(questions))
+    chosen = {q.id for q in _round_robin(answerable, n_answerable)}
+    rest = [q for q in questions if not q.answerable]
+    chosen |= {q.id for q in _round_robin(rest, n - len(chosen))}
+    return [q for q in questions if q.id in chosen]
+
+
+def _round_robin(questions: Sequence[EvalQuestion], n: int) -> list[EvalQuestion]:
+    groups: dict[str, list[EvalQuestion]] = {}
+    for q in questions:
+        groups.setdefault(q.tags[0] if q.tags else "", []).append(q)
+    queues = [sorted(groups[key], key=lambda q: _hash(q.id)) for key in sorted(groups)]
+    out: list[EvalQuestion] = []
+    while len(out) < min(n, len(questions)):
+        for queue in queues:
+            if queue and len(out) < n:
+                out.append(queue.pop(0))
+    return out
+
+
+def select(questions: Sequence[EvalQuestion], *, tags: Iterable[str] = (),
+           sample: int | None = None, limit: int | None = None) -> list[EvalQuestion]:
+    """Filter a set: questions carrying any of ``tags``, a stratified sample, the first N."""
+    wanted = set(tags)
+    out = [q for q in questions if not wanted or wanted & set(q.tags)]
+    if sample is not None:
+        out = stratified_sample(out, sample)
+    if limit is not None:
+        out = out[:limit]
+    return out
+
+
+def set_fingerprint(questions: Sequence[EvalQuestion]) -> str:
+    """A short hash of the selected questions, so runs on different subsets are told apart."""
+    joined = "\n".join(json.dumps(q.to_dict(), sort_keys=True) for q in questions)
+    return _hash(joined)[:12]

@@ -1,0 +1,196 @@
+"""Retrieval, abstention, citation and latency metrics of a run. Pure functions.
+
+Retrieval is scored at article level: the final ranking of chunks (reranked when a reranker
+ran, fused otherwise) is reduced to article ids in rank order, keeping each article's first
+(best) position, and compared with the gold articles of answerable questions.
+
+Gold articles are alternatives: a set lists every published article that fully answers a
+question (near-duplicates, translations), and finding any one of them is right. So
+``recall@k`` is the share of answerable questions with at least one gold article in the top
+k, while ``gold_coverage@k`` is the classic share of all gold articles retrieved. MRR uses
+the first gold article; nDCG counts every gold article as relevant.
+
+Abstention treats "the service fell back" as the positive prediction and "the question is
+unanswerable" as the positive truth: precision is the share of fallbacks that were right to
+fall back, recall the share of unanswerable questions that got a fallback.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+RANK_KS = (1, 3, 5, 10)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What metrics need from one answered question of a run."""
+
+    id: str
+    answerable: bool
+    gold: tuple[str, ...]
+    ranked_articles: tuple[str, ...]
+    answered: bool
+    cited_articles: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    gate_score: float = 0.0
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+
+
+def outcome_from_record(record: Mapping[str, Any]) -> Outcome:
+    """The ``Outcome`` of one line of a run file."""
+    return Outcome(
+        id=record["id"], answerable=bool(record["answerable"]),
+        gold=tuple(record.get("gold_article_ids", ())),
+        ranked_articles=tuple(record.get("ranked_article_ids", ())),
+        answered=record.get("fallback") is None,
+        cited_articles=tuple(c["article_id"] for c in record.get("citations", ())),
+        tags=tuple(record.get("tags", ())),
+        gate_score=float(record.get("gate", {}).get("score", 0.0)),
+        timings_ms=dict(record.get("timings_ms", {})),
+    )
+
+
+def dedupe_articles(article_ids: Iterable[str]) -> tuple[str, ...]:
+    """Article ids in rank order, each at its first (best) position."""
+    return tuple(dict.fromkeys(article_ids))
+
+
+def coverage_at_k(ranked: Sequence[str], gold: Iterable[str], *, k: int) -> float:
+    """Share of the gold articles found in the first ``k`` articles (classic recall)."""
+    wanted = set(gold)
+    if not wanted:
+        raise ValueError("recall needs at least one gold article")
+    return len(wanted & set(ranked[:k])) / len(wanted)
+
+
+def hit_at_k(ranked: Sequence[str], gold: Iterable[str], *, k: int) -> float:
+    """1.0 when any gold article is among the first ``k`` (averaged: ``recall@k``)."""
+    return float(bool(set(gold) & set(ranked[:k])))
+
+
+def reciprocal_rank(ranked: Sequence[str], gold: Iterable[str]) -> float:
+    """1 / rank of the first gold article (1-based); 0 when none was retrieved."""
+    wanted = set(gold)
+    for rank, article in enumerate(ranked, start=1):
+        if article in wanted:
+            return 1.0 / rank
+    return 0.0
+
+
+def ndcg_at_k(ranked: Sequence[str], gold: Iterable[str], *, k: int = 10) -> float:
+    """Binary-relevance nDCG: gains 1/log2(rank + 1), normalised by the ideal ranking."""
+    wanted = set(gold)
+    if not wanted:
+        raise ValueError("nDCG needs at least one gold article")
+    dcg = sum(1.0 / math.log2(rank + 1)
+              for rank, article in enumerate(ranked[:k], start=1) if article in wanted)
+    ideal = sum(1.0 / math.log2(rank + 1) for rank in range(1, min(len(wanted), k) + 1))
+    return dcg / ideal
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return round(float(np.mean(values)), 4) if values else None
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def retrieval_metrics(outcomes: Sequence[Outcome]) -> dict[str, float | None]:
+    """recall@k, gold_coverage@k, mrr and ndcg@10 averaged over the answerable questions."""
+    scored = [o for o in outcomes if o.answerable and o.gold]
+    out: dict[str, float | None] = {}
+    for k in RANK_KS:
+        out[f"recall@{k}"] = _mean([hit_at_k(o.ranked_articles, o.gold, k=k) for o in scored])
+    for k in (5, 10):
+        out[f"gold_coverage@{k}"] = _mean([coverage_at_k(o.ranked_articles, o.gold, k=k)
+                                           for o in scored])
+    out["mrr"] = _mean([reciprocal_rank(o.ranked_articles, o.gold) for o in scored])
+    out["ndcg@10"] = _mean([ndcg_at_k(o.ranked_articles, o.gold, k=10) for o in scored])
+    return out
+
+
+def abstention_metrics(outcomes: Sequence[Outcome]) -> dict[str, float | None]:
+    """Precision and recall of fallbacks, answered rates and balanced decision accuracy.
+
+    A metric is ``None`` where its denominator is empty (e.g. no unanswerable question).
+    """
+    fell_back = [o for o in outcomes if not o.answered]
+    right = sum(not o.answerable for o in fell_back)
+    unanswerable = [o for o in outcomes if not o.answerable]
+    answerable = [o for o in outcomes if o.answerable]
+    answered_ok = sum(o.answered for o in answerable)
+    tnr = _ratio(right, len(unanswerable))
+    tpr = _ratio(answered_ok, len(answerable))
+    return {
+        "abstention_precision": _ratio(right, len(fell_back)),
+        "abstention_recall": tnr,
+        "answered_rate": _ratio(sum(o.answered for o in outcomes), len(outcomes)),
+        "answered_rate_answerable": tpr,
+        "false_answer_rate": _ratio(len(unanswerable) - right, len(unanswerable)),
+        "decision_balanced_accuracy": (round((tnr + tpr) / 2, 4)
+                                       if tnr is not None and tpr is not None else None),
+    }
+
+
+def citation_precision(outcomes: Sequence[Outcome]) -> float | None:
+    """Share of citations, over answered answerable questions, that name a gold article.
+
+    Citations given to unanswerable questions are counted by the abstention metrics, not
+    here, so this isolates whether answers cite the right articles.
+    """
+    good = total = 0
+    for o in outcomes:
+        if o.answerable and o.answered:
+            total += len(o.cited_articles)
+            good += sum(a in set(o.gold) for a in o.cited_articles)
+    return _ratio(good, total)
+
+
+def correct_answer_rate(outcomes: Sequence[Outcome]) -> float | None:
+    """Answerable questions answered with at least one citation of a gold article."""
+    answerable = [o for o in outcomes if o.answerable]
+    ok = sum(o.answered and bool(set(o.cited_articles) & set(o.gold)) for o in answerable)
+    return _ratio(ok, len(answerable))
+
+
+def latency_percentiles(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float]]:
+    """p50 and p95 in milliseconds of every stage that was timed."""
+    stages: dict[str, list[float]] = {}
+    for o in outcomes:
+        for stage, ms in o.timings_ms.items():
+            stages.setdefault(stage, []).append(float(ms))
+    return {s: {"p50": round(float(np.percentile(v, 50)), 2),
+                "p95": round(float(np.percentile(v, 95)), 2), "n": len(v)}
+            for s, v in stages.items()}
+
+
+def core_metrics(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """The headline metrics of a group of questions."""
+    return {"questions": len(outcomes),
+            "answerable": sum(o.answerable for o in outcomes),
+            **retrieval_metrics(outcomes), **abstention_metrics(outcomes),
+            "citation_precision": citation_precision(outcomes),
+            "correct_answer_rate": correct_answer_rate(outcomes)}
+
+
+def by_tag(outcomes: Sequence[Outcome]) -> dict[str, dict[str, Any]]:
+    """``core_metrics`` per tag, plus the answerable and unanswerable groups."""
+    groups: dict[str, list[Outcome]] = {"answerable": [], "unanswerable": []}
+    for o in outcomes:
+        groups["answerable" if o.answerable else "unanswerable"].append(o)
+        for tag in o.tags:
+            groups.setdefault(tag, []).append(o)
+    return {name: core_metrics(group) for name, group in sorted(groups.items()) if group}
+
+
+def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """Everything ``metrics.json`` reports besides RAGAS: headline, per tag, latency."""
+    return {**core_metrics(outcomes), "by_tag": by_tag(outcomes),
+            "latency_ms": latency_percentiles(outcomes)}

@@ -1,0 +1,65 @@
+"""Latency of the reranker: scoring 20 help-center chunks for one question, one torch thread.
+
+    python -m eval.rerank_latency [--reranker FOLDER] [--pairs 20] [--runs 20]
+
+The chunks are the first ``--pairs`` chunks of the sample help center as the service indexes
+them (breadcrumb and body), so the token counts are realistic. One thread, as the service
+runs (``torch_threads``). Prints the median and the 90th percentile of ``--runs`` calls after
+one warm-up call and writes ``var/eval/rerank-latency.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from app.rag.rerank import CrossEncoderReranker
+from app.settings import get_settings
+from ingest.reranker.data import make_chunker
+from ingest.reranker.helpcenter import published_articles
+
+QUESTION = "my hub shows a solid amber light since I changed my router, what should I do?"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval.rerank_latency", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reranker", default="data/models/support-reranker")
+    parser.add_argument("--max-length", type=int, default=None)
+    parser.add_argument("--pairs", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=Path("var/eval/rerank-latency.json"))
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    chunker = make_chunker(get_settings())
+    passages = [c.embedding_text() for doc in published_articles(Path("data/kb"))
+                for c in chunker.chunk(doc)][: args.pairs]
+    model = CrossEncoderReranker(args.reranker, max_length=args.max_length)
+    model.score(QUESTION, passages)
+    times = []
+    for _ in range(args.runs):
+        started = time.perf_counter()
+        model.score(QUESTION, passages)
+        times.append((time.perf_counter() - started) * 1000)
+    report = {"reranker": args.reranker, "max_length": model.max_length, "pairs": len(passages),
+              "threads": args.threads, "runs": args.runs,
+              "median_ms": round(statistics.median(times), 1),
+              "p90_ms": round(float(np.percentile(times, 90)), 1)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"{len(passages)} pairs, {args.threads} thread(s), max_length {model.max_length}: "
+          f"median {report['median_ms']} ms, p90 {report['p90_ms']} ms ({args.runs} runs)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

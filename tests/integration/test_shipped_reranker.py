@@ -1,0 +1,76 @@
+"""The shipped reranker (data/models/support-reranker) loads offline and ranks help text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = ROOT / "data" / "models" / "support-reranker"
+
+CASES = [
+    ("my hub has a solid amber light",
+     "Hub shows a solid amber light\nA solid amber LED ring means your Lumora Hub is connected "
+     "to your router but can't reach the internet.",
+     "Redeem a promo code\nPromo codes give you a discount or free months on Lumora Plus or Pro."),
+    ("how many days do I have to send a camera back",
+     "Return policy\nYou can return any Lumora device bought on shop.lumora.example within 45 "
+     "days of delivery for a full refund.",
+     "Night vision on Lumora cameras\nBoth Lumora cameras switch to infrared night vision "
+     "automatically when it gets dark."),
+    ("what does lumora plus cost per month",
+     "Lumora Cloud plans compared\nPlus costs $4.99 per month or $49 per year. Pro costs $9.99 "
+     "per month or $99 per year.",
+     "Set up Lumora Cam Mini\nLumora Cam Mini is a small indoor camera that records 1080p video "
+     "and connects directly to your Wi-Fi."),
+    ("my api calls get HTTP 429 errors",
+     "API rate limits and handling HTTP 429\nThe limit is 600 requests per minute per token. "
+     "When you go over the limit the API answers 429 Too Many Requests.",
+     "Change your shipping address\nYou can change the shipping address of an order while it "
+     "is Processing."),
+]
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    if not (SHIPPED / "config.json").exists():
+        pytest.skip(f"no shipped reranker at {SHIPPED}: train it with `make train-reranker`")
+    from app.rag.factory import make_reranker
+    from app.settings import Settings
+
+    reranker = make_reranker(Settings())
+    assert reranker is not None
+    return reranker
+
+
+def test_factory_uses_the_shipped_model_by_default(shipped, monkeypatch):
+    from app.rag.factory import reranker_path
+    from app.settings import Settings
+
+    monkeypatch.chdir(ROOT)
+    assert reranker_path(Settings()) == "data/models/support-reranker"
+    assert reranker_path(Settings(retrieval={"reranker": "none"})) is None
+    assert shipped.name == "support-reranker"
+
+
+def test_relevant_passages_score_above_irrelevant_ones(shipped):
+    for question, relevant, irrelevant in CASES:
+        scores = shipped.score(question, [relevant, irrelevant])
+        assert np.all((scores >= 0) & (scores <= 1))
+        assert scores[0] > scores[1], question
+
+
+def test_the_model_card_and_training_record_are_shipped():
+    if not (SHIPPED / "config.json").exists():
+        pytest.skip(f"no shipped reranker at {SHIPPED}")
+    record = json.loads((SHIPPED / "training.json").read_text(encoding="utf-8"))
+    config = json.loads((SHIPPED / "config.json").read_text(encoding="utf-8"))
+    assert config["num_hidden_layers"] == record["params"]["layers"]
+    assert (SHIPPED / "model.safetensors").stat().st_size < 100 * 1024 * 1024
+    card = (SHIPPED / "README.md").read_text(encoding="utf-8")
+    assert "SciFact" in card and "DSTC10" in card
