@@ -59,6 +59,11 @@ class RetrievalSettings(BaseModel):
     sparse_k: int = Field(default=50, ge=1)
     fusion: Literal["rrf", "weighted"] = "rrf"
     rrf_k: int = Field(default=60, ge=1)
+    ticket_weight: float = Field(
+        default=0.5, ge=0, le=1,
+        description="Resolved tickets' fused scores are multiplied by this, so articles (the "
+        "company's policy) come first and tickets fill gaps.",
+    )
     dense_weight: float = Field(default=1.0, ge=0)
     sparse_weight: float = Field(default=1.0, ge=0)
     rerank_depth: int = Field(default=20, ge=0)

@@ -10,8 +10,8 @@ Commands:
              service reads it (var/threshold.json)
   compare    the metric deltas between two runs or baselines (B minus A)
 
-Exit codes: 0 fine; 1 the evaluation could not run (bad set, no index, bad gates); 2 usage;
-3 a gate failed.
+Exit codes: 0 fine; 1 the evaluation could not run (bad set, no index, bad gates) or
+calibrate found no threshold meeting its target; 2 usage; 3 a gate failed.
 """
 
 from __future__ import annotations

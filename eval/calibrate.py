@@ -129,9 +129,9 @@ def print_curve(curve: Sequence[Mapping[str, float]], chosen: Mapping[str, float
 def write_threshold(path: Path, result: dict[str, Any], *, kind: str) -> None:
     """Merge the chosen threshold into the file the service reads.
 
-    The service reads ``min_score`` (the reranker gate). A threshold calibrated on dense
-    cosine scores is stored as ``dense_min_score`` instead, so it can never be mistaken for
-    a reranker probability; set ``GROUNDLINE_ANSWER__DENSE_MIN_SCORE`` to apply it.
+    A threshold calibrated on reranker probabilities is stored as ``min_score``; one
+    calibrated on dense cosine scores as ``dense_min_score``, so it can never be mistaken
+    for a reranker probability. The service reads both at start.
     """
     current = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     key = "min_score" if kind == "rerank" else "dense_min_score"
@@ -139,7 +139,4 @@ def write_threshold(path: Path, result: dict[str, Any], *, kind: str) -> None:
         k: v for k, v in result.items() if k != "threshold"}})
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {key} = {result['threshold']:.4f} to {path}")
-    if kind != "rerank":
-        print(f"the dense gate reads GROUNDLINE_ANSWER__DENSE_MIN_SCORE="
-              f"{result['threshold']:.4f}")
+    print(f"wrote {key} = {result['threshold']:.4f} to {path} (read when the service starts)")

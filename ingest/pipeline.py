@@ -9,49 +9,21 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from app.catalog import all_documents, record_chunks, sync_documents
 from app.db import session_scope
 from app.models import IndexBuild, utcnow
-from app.rag.embed import HFTokenCounter, SentenceTransformerEmbedder, embedder_manifest
-from app.rag.index import IndexStore
+from app.rag.build import BuildOutcome, IndexBuilder, Progress
+from app.rag.factory import make_index_builder
 from app.rag.types import SourceDocument
-from app.settings import DEFAULT_EMBEDDER, Settings
-from ingest.build import BuildOutcome, DenseParams, IndexBuilder, Progress
-from ingest.catalog import all_documents, record_chunks, sync_documents
-from ingest.chunk import ChunkerParams, MarkdownChunker
+from app.settings import Settings
 from ingest.sources import LoadFailure, load_path
 
 logger = logging.getLogger(__name__)
 
 
-def _dimension(settings: Settings) -> int:
-    """The embedder's dimension, without loading the default model just to ask."""
-    if settings.embedder.model == DEFAULT_EMBEDDER:
-        return 384
-    return make_embedder(settings).dimension
-
-
-def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    e = settings.embedder
-    return SentenceTransformerEmbedder(e.model, batch_size=e.batch_size,
-                                       max_seq_length=e.max_seq_length)
-
-
 def make_builder(settings: Settings) -> IndexBuilder:
-    c, ix = settings.chunker, settings.index
-    chunker = MarkdownChunker(
-        HFTokenCounter(settings.embedder.model),
-        ChunkerParams(max_tokens=c.max_tokens, min_tokens=c.min_tokens,
-                      overlap_tokens=c.overlap_tokens, hard_max_tokens=c.hard_max_tokens),
-    )
-    return IndexBuilder(
-        store=IndexStore(ix.dir), chunker=chunker, embedder=lambda: make_embedder(settings),
-        embedder_info=embedder_manifest(settings.embedder.model, dimension=_dimension(settings),
-                                        max_seq_length=settings.embedder.max_seq_length),
-        dense=DenseParams(hnsw_threshold=ix.hnsw_threshold, hnsw_m=ix.hnsw_m,
-                          ef_construction=ix.hnsw_ef_construction,
-                          ef_search=ix.hnsw_ef_search),
-        keep_versions=ix.keep_versions,
-    )
+    """The builder for file ingestion; the model loads only if something needs embedding."""
+    return make_index_builder(settings)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,11 +20,9 @@ from app.catalog import all_documents, record_chunks
 from app.db import session_scope
 from app.errors import RagError
 from app.models import IndexBuild, utcnow
-from app.rag.build import BuildOutcome, DenseParams, IndexBuilder
-from app.rag.chunk import ChunkerParams, MarkdownChunker
-from app.rag.embed import HFTokenCounter, embedder_manifest
-from app.rag.index import IndexStore, IndexVersion
-from app.rag.protocols import Embedder
+from app.rag.build import BuildOutcome, IndexBuilder
+from app.rag.factory import make_index_builder
+from app.rag.index import IndexVersion
 from app.settings import Settings
 from app.state import AppState
 
@@ -33,26 +31,6 @@ logger = logging.getLogger(__name__)
 
 class ReindexError(RagError):
     """A re-index job cannot run or failed; the served version is untouched."""
-
-
-def make_index_builder(settings: Settings, *, embedder: Embedder,
-                       store: IndexStore) -> IndexBuilder:
-    """The same builder as ``python -m ingest`` uses, sharing the service's embedder."""
-    c, ix = settings.chunker, settings.index
-    chunker = MarkdownChunker(
-        HFTokenCounter(settings.embedder.model),
-        ChunkerParams(max_tokens=c.max_tokens, min_tokens=c.min_tokens,
-                      overlap_tokens=c.overlap_tokens, hard_max_tokens=c.hard_max_tokens),
-    )
-    return IndexBuilder(
-        store=store, chunker=chunker, embedder=lambda: embedder,
-        embedder_info=embedder_manifest(settings.embedder.model, dimension=embedder.dimension,
-                                        max_seq_length=settings.embedder.max_seq_length),
-        dense=DenseParams(hnsw_threshold=ix.hnsw_threshold, hnsw_m=ix.hnsw_m,
-                          ef_construction=ix.hnsw_ef_construction,
-                          ef_search=ix.hnsw_ef_search),
-        keep_versions=ix.keep_versions,
-    )
 
 
 @dataclass

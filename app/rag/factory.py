@@ -7,15 +7,18 @@ import logging
 from pathlib import Path
 
 from app.rag.answer import AnswerService, GatePolicy
+from app.rag.build import DenseParams, IndexBuilder
+from app.rag.chunk import ChunkerParams, MarkdownChunker
 from app.rag.citations import CitationVerifier
-from app.rag.embed import SentenceTransformerEmbedder, embedder_manifest
+from app.rag.embed import HFTokenCounter, SentenceTransformerEmbedder, embedder_manifest
 from app.rag.extractive import ExtractiveGenerator
 from app.rag.generate import OpenAIGenerator
+from app.rag.index import IndexStore
 from app.rag.protocols import Embedder, Generator, QueryRewriter, Reranker
 from app.rag.rerank import BudgetedReranker, CrossEncoderReranker
 from app.rag.retrieve import HybridRetriever
 from app.rag.rewrite import LLMRewriter, RuleBasedRewriter
-from app.settings import Settings
+from app.settings import DEFAULT_EMBEDDER, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +37,42 @@ def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     e = settings.embedder
     return SentenceTransformerEmbedder(e.model, batch_size=e.batch_size,
                                        max_seq_length=e.max_seq_length)
+
+
+def make_index_builder(settings: Settings, *, embedder: Embedder | None = None,
+                       store: IndexStore | None = None) -> IndexBuilder:
+    """The builder of ``python -m ingest`` and of the service's re-index jobs.
+
+    Args:
+        settings: Chunker, embedder and index settings.
+        embedder: A loaded embedder to share (the service's); without one, the model loads
+            only when a build has something to embed, so an unchanged run stays fast.
+        store: Where versions are published; defaults to ``settings.index.dir``.
+    """
+    c, ix = settings.chunker, settings.index
+    chunker = MarkdownChunker(
+        HFTokenCounter(settings.embedder.model),
+        ChunkerParams(max_tokens=c.max_tokens, min_tokens=c.min_tokens,
+                      overlap_tokens=c.overlap_tokens, hard_max_tokens=c.hard_max_tokens),
+    )
+    shared = embedder
+
+    def load() -> Embedder:
+        return shared if shared is not None else make_embedder(settings)
+
+    if shared is not None:
+        dimension = shared.dimension
+    else:  # the default model's dimension is known; any other model is loaded to ask
+        dimension = 384 if settings.embedder.model == DEFAULT_EMBEDDER else load().dimension
+    return IndexBuilder(
+        store=store or IndexStore(ix.dir), chunker=chunker, embedder=load,
+        embedder_info=embedder_manifest(settings.embedder.model, dimension=dimension,
+                                        max_seq_length=settings.embedder.max_seq_length),
+        dense=DenseParams(hnsw_threshold=ix.hnsw_threshold, hnsw_m=ix.hnsw_m,
+                          ef_construction=ix.hnsw_ef_construction,
+                          ef_search=ix.hnsw_ef_search),
+        keep_versions=ix.keep_versions,
+    )
 
 
 def reranker_path(settings: Settings) -> str | None:
@@ -65,15 +104,18 @@ def make_generator(settings: Settings) -> Generator:
 
 def gate_policy(settings: Settings) -> GatePolicy:
     a = settings.answer
-    min_score = a.min_score
+    min_score, dense_min_score = a.min_score, a.dense_min_score
     if a.threshold_file.exists():
         calibrated = json.loads(a.threshold_file.read_text(encoding="utf-8"))
         min_score = float(calibrated.get("min_score", min_score))
-        logger.info("answer threshold %.3f from %s", min_score, a.threshold_file)
+        dense_min_score = float(calibrated.get("dense_min_score", dense_min_score))
+        logger.info("answer thresholds %.3f (reranker) and %.3f (dense) from %s",
+                    min_score, dense_min_score, a.threshold_file)
     return GatePolicy(min_score=min_score, min_score_agreement=min(a.min_score_agreement,
                                                                     min_score),
-                      dense_min_score=a.dense_min_score,
-                      dense_min_score_agreement=a.dense_min_score_agreement,
+                      dense_min_score=dense_min_score,
+                      dense_min_score_agreement=min(a.dense_min_score_agreement,
+                                                    dense_min_score),
                       max_passages=a.max_passages, passage_ratio=a.passage_ratio,
                       suggestions=a.suggestions)
 
@@ -85,7 +127,8 @@ def make_answer_service(settings: Settings, *, embedder: Embedder,
     retriever = HybridRetriever(embedder, dense_k=r.dense_k, sparse_k=r.sparse_k,
                                 fusion=r.fusion, rrf_k=r.rrf_k,
                                 weights={"dense": r.dense_weight, "sparse": r.sparse_weight},
-                                ef_search=settings.index.hnsw_ef_search)
+                                ef_search=settings.index.hnsw_ef_search,
+                                ticket_weight=r.ticket_weight)
     generator = generator or make_generator(settings)
     # An LLM's sentences must also convince the cross-encoder that the cited passage backs
     # them; extractive sentences are copied from the passages, so overlap suffices.

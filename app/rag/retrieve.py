@@ -52,9 +52,13 @@ class HybridRetriever:
 
     def __init__(self, embedder: Embedder, *, dense_k: int = 50, sparse_k: int = 50,
                  fusion: str = "rrf", rrf_k: int = 60,
-                 weights: Mapping[str, float] | None = None, ef_search: int | None = None) -> None:
+                 weights: Mapping[str, float] | None = None, ef_search: int | None = None,
+                 ticket_weight: float = 1.0) -> None:
         if fusion not in ("rrf", "weighted"):
             raise ValueError("fusion must be 'rrf' or 'weighted'")
+        if not 0 <= ticket_weight <= 1:
+            raise ValueError("ticket_weight must be between 0 and 1")
+        self.ticket_weight = ticket_weight
         self.embedder = embedder
         self.dense_k, self.sparse_k = dense_k, sparse_k
         self.fusion, self.rrf_k = fusion, rrf_k
@@ -77,17 +81,21 @@ class HybridRetriever:
                  "sparse": list(zip(srows.tolist(), sscores.tolist(), strict=True))}
         fused = (reciprocal_rank_fusion(lists, k=self.rrf_k, weights=self.weights)
                  if self.fusion == "rrf" else weighted_score_fusion(lists, weights=self.weights))
-        candidates = self._rank(index, fused)[:k]
+        candidates = self._rank(index, fused, ticket_weight=self.ticket_weight)[:k]
         timings["fuse"] = _ms(t)
         return Retrieval(tuple(candidates), timings)
 
     @staticmethod
-    def _rank(index: IndexVersion, fused: list[Fused]) -> list[Candidate]:
+    def _rank(index: IndexVersion, fused: list[Fused], *, ticket_weight: float
+              ) -> list[Candidate]:
         out = []
         for f in fused:
             chunk = index.chunks[f.row]
-            out.append(Candidate(chunk=chunk, score=f.score, ranks=dict(f.ranks),
-                                 scores={**f.scores, "fused": f.score}))
+            # A resolved ticket is one customer's case, an article the company's policy: the
+            # ticket's fused score is scaled down so it helps only where articles are weak.
+            score = f.score * ticket_weight if chunk.source_type == "ticket" else f.score
+            out.append(Candidate(chunk=chunk, score=score, ranks=dict(f.ranks),
+                                 scores={**f.scores, "fused": score}))
         # Ties go to articles over tickets, then to the earlier row (articles precede tickets).
         order = sorted(range(len(out)), key=lambda i: (
             -out[i].score, out[i].chunk.source_type != "article", fused[i].row))

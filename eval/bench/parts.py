@@ -12,9 +12,9 @@ from eval.bench.synth import sample_questions
 Say = Callable[[str], None]
 
 
-def build(root: Path, articles: int, seed: int) -> dict[str, Any]:
+def build(root: Path, articles: int, seed: int, fresh: bool) -> dict[str, Any]:
     """Generate and index one size in a child process (its peak memory is its own)."""
-    return sizes.build_size(root, articles, seed=seed)
+    return sizes.build_size(root, articles, seed=seed, fresh=fresh)
 
 
 def incremental(root: Path) -> dict[str, Any]:

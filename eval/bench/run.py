@@ -46,8 +46,8 @@ class Plan:
 
 
 QUICK = Plan(sizes=(1000,), size=SizePlan(questions=40, load_requests=24),
-             incremental_at=1000, ingest_articles=20, compare_questions=40,
-             rerank_questions=15, oracle_queries=3, bm25_size=1000, quick=True)
+             incremental_at=1000, ingest_articles=10, compare_questions=40,
+             rerank_questions=10, oracle_queries=3, bm25_size=1000, quick=True)
 
 
 class Runner:
@@ -94,8 +94,9 @@ def run(plan: Plan, *, runner: Runner) -> dict[str, Any]:
     out: dict[str, Any] = {"sizes": {}, "incremental": None, "compare": {}}
     for n in plan.sizes:
         root = runner.work / str(n)
+        fresh = runner.fresh or f"build-{n}" in runner.redo
         build = runner.part(f"build-{n}", {"articles": n, "seed": plan.size.seed},
-                            partial(parts.build, root, n, plan.size.seed))
+                            partial(parts.build, root, n, plan.size.seed, fresh))
         if plan.incremental_at == n:
             out["incremental"] = runner.part(f"incremental-{n}", {"articles": n},
                                              partial(parts.incremental, root))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -87,8 +88,13 @@ def _ingest(settings: Settings, embedder: Embedder) -> dict[str, Any]:
             "updated": report.updated, "failed": len(report.failures), "status": b.status}
 
 
-def build(root: Path, articles: int, *, seed: int = 7) -> dict[str, Any]:
-    """Generate and index ``articles`` synthetic articles under ``root`` (once)."""
+def build(root: Path, articles: int, *, seed: int = 7, fresh: bool = False) -> dict[str, Any]:
+    """Generate and index ``articles`` synthetic articles under ``root`` (once).
+
+    ``fresh`` deletes ``root`` first (articles, database and index).
+    """
+    if fresh:
+        shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
     done = root / "build.json"
     if done.exists():
@@ -132,9 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, required=True)
     parser.add_argument("--articles", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--fresh", action="store_true", help="build: delete --root first")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    result = (build(args.root, args.articles, seed=args.seed) if args.action == "build"
+    result = (build(args.root, args.articles, seed=args.seed, fresh=args.fresh)
+              if args.action == "build"
               else touch(args.root))
     print(json.dumps(result))
     return 0

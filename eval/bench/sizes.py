@@ -47,9 +47,9 @@ def child(args: list[str], *, timeout_s: float = 3600) -> dict[str, Any]:
     return result
 
 
-def build_size(root: Path, articles: int, *, seed: int) -> dict[str, Any]:
+def build_size(root: Path, articles: int, *, seed: int, fresh: bool = False) -> dict[str, Any]:
     return child(["build", "--root", str(root), "--articles", str(articles),
-                  "--seed", str(seed)])
+                  "--seed", str(seed), *(["--fresh"] if fresh else [])])
 
 
 def incremental(root: Path) -> dict[str, Any]:

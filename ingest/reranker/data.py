@@ -19,9 +19,9 @@ import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from app.rag.chunk import ChunkerParams, MarkdownChunker
 from app.rag.embed import HFTokenCounter, SentenceTransformerEmbedder
 from app.settings import Settings
-from ingest.chunk import ChunkerParams, MarkdownChunker
 from ingest.reranker.faq import faq_pairs, load_faq
 from ingest.reranker.helpcenter import (
     ChunkSearch,

@@ -168,5 +168,5 @@ def test_report_files_and_readme_block(tmp_path: Path) -> None:
     assert paths[2].read_bytes()[:4] == b"\x89PNG"
     text = readme.read_text()
     assert "old" not in text and text.startswith("intro\n") and text.endswith("rest\n")
-    assert "| 10,000 | 30,000 | flat |" in text and "FAIL" in text
+    assert "| 10,000 | 30,000 | flat | 1 |" in text and "FAIL" in text
     assert markdown({**_result(), "targets": evaluate(_result())}) in text

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from app.rag.chunk import ChunkerParams, MarkdownChunker, parse_blocks, slugify
 from app.rag.types import SourceDocument
-from ingest.chunk import ChunkerParams, MarkdownChunker, parse_blocks, slugify
 from tests.fakes import WhitespaceTokens
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from ingest.clean import (
+from app.content.clean import (
     clean_text,
     collapse_blank_lines,
     normalize_newlines,

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from ingest.redact import find_personal_data, redact
+from app.content.redact import find_personal_data, redact
 
 # (kind, planted text) for every piece of personal data in THREAD below.
 PLANTED = [
