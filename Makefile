@@ -61,7 +61,7 @@ bench-reranker: setup ## Reranker benchmarks: SciFact nDCG@10 and DSTC10 recall@
 	$(PY) -m eval.beir
 	$(PY) -m eval.dstc10
 
-bench: setup ## Latency, throughput, memory and scale benchmarks (BENCH_ARGS=--quick: about 3 min)
+bench: setup ## Latency, throughput, memory and scale benchmarks, ~30 min (BENCH_ARGS=--quick: ~2 min)
 	$(PY) -m eval.bench $(BENCH_ARGS)
 
 lint: setup ## ruff and mypy

@@ -17,16 +17,36 @@ from app.db import make_engine
 from app.errors import RagError
 from app.public.edge import install_edge
 from app.rag.index import IndexStore
+from app.rag.protocols import Embedder
 from app.settings import Settings, get_settings
 from app.state import AppState
 
 logger = logging.getLogger(__name__)
 
 
-def load_models(state: AppState, settings: Settings) -> None:
-    """Load the embedder, reranker, generator and the active index, once."""
+def configure_threads(settings: Settings) -> None:
+    """One intra-op thread per model call by default (see ``Settings.torch_threads``).
+
+    FAISS gets the same count: its OpenMP search stalls for tens of milliseconds when the
+    cores are busy with other requests.
+    """
+    import faiss
     import torch
 
+    torch.set_num_threads(settings.torch_threads)
+    faiss.omp_set_num_threads(settings.torch_threads)
+
+
+def load_models(state: AppState, settings: Settings, *, embedder: Embedder | None = None,
+                load_index: bool = True) -> None:
+    """Load the embedder, reranker, generator and (unless told not to) the active index.
+
+    Args:
+        state: Receives the models and the index.
+        settings: What to load.
+        embedder: An embedder to use instead of the configured one (benchmarks at scale).
+        load_index: False leaves the index to a later ``state.reload_active()``.
+    """
     from app.rag.factory import (
         expected_manifest,
         make_answer_service,
@@ -34,13 +54,15 @@ def load_models(state: AppState, settings: Settings) -> None:
         make_reranker,
     )
 
-    torch.set_num_threads(settings.torch_threads)
+    configure_threads(settings)
     state.not_ready_reason = "loading models"
-    embedder = make_embedder(settings)
+    embedder = embedder or make_embedder(settings)
     state.embedder = embedder
     state.expected = expected_manifest(settings, dimension=embedder.dimension)
     state.service = make_answer_service(settings, embedder=embedder,
                                         reranker=make_reranker(settings))
+    if not load_index:
+        return
     try:
         state.reload_active()
     except RagError as exc:

@@ -9,6 +9,8 @@ Commands:
   calibrate  sweep the answer threshold over a set and write the chosen one where the
              service reads it (var/threshold.json)
   compare    the metric deltas between two runs or baselines (B minus A)
+  qa         index a {_id, title, text} corpus (or DSTC10) in a folder of its own and
+             evaluate a set over it: python -m eval qa --kb C --questions Q --out DIR
 
 Exit codes: 0 fine; 1 the evaluation could not run (bad set, no index, bad gates) or
 calibrate found no threshold meeting its target; 2 usage; 3 a gate failed.
@@ -86,6 +88,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     cmp.add_argument("--gates", type=Path, help="also apply these gates to B against A")
     cmp.add_argument("--baselines-dir", type=Path, default=EVAL_DIR / "baselines",
                      help=argparse.SUPPRESS)
+    from eval.qa import add_arguments
+
+    add_arguments(sub.add_parser("qa", help="evaluate a set over a corpus of documents"))
     return parser.parse_args(argv)
 
 
@@ -112,12 +117,15 @@ def main(argv: list[str] | None = None, *, settings: Settings | None = None,
     from eval.commands import calibrate_command, run_command
     from eval.datasets import DatasetError
     from eval.gates import GateConfigError
+    from eval.qa import qa_command
 
     try:
         if args.command == "run":
             return run_command(args, settings, embedder=embedder)
         if args.command == "calibrate":
             return calibrate_command(args, settings, embedder=embedder)
+        if args.command == "qa":
+            return qa_command(args, settings, embedder=embedder)
         return compare_command(args)
     except (DatasetError, GateConfigError, RagError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -169,9 +169,9 @@ def report_gates(results: list[GateResult]) -> int:
     return GATE_FAILURE
 
 
-def _evaluate(args: argparse.Namespace, settings: Settings, *, embedder: Embedder | None,
-              questions: list[EvalQuestion], dataset: dict[str, Any]
-              ) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any], Pipeline]:
+def evaluate(args: argparse.Namespace, settings: Settings, *, embedder: Embedder | None,
+             questions: list[EvalQuestion], dataset: dict[str, Any]
+             ) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any], Pipeline]:
     """Answer and measure: (records, metrics, config, the closed pipeline)."""
     from tqdm import tqdm
 
@@ -205,8 +205,8 @@ def run_command(args: argparse.Namespace, settings: Settings, *,
     from eval.report import write_report
 
     questions, dataset = selected_questions(args)
-    records, metrics, config, pipeline = _evaluate(args, settings, embedder=embedder,
-                                                   questions=questions, dataset=dataset)
+    records, metrics, config, pipeline = evaluate(args, settings, embedder=embedder,
+                                                  questions=questions, dataset=dataset)
     run_dir = new_run_dir(settings, args.name)
     write_records(run_dir / "run.jsonl", records)
     write_json(run_dir / "metrics.json", metrics)

@@ -110,21 +110,27 @@ def ensure_index(settings: Settings, *, embedder: Embedder, paths: Sequence[Path
     logger.info("index %s (%s)", report.build.version, report.build.status)
 
 
+def load_embedder(settings: Settings, embedder: Embedder | None = None) -> Embedder:
+    """The embedder a run shares between indexing and answering (loaded unless given)."""
+    import torch
+
+    from app.rag.factory import make_embedder
+
+    torch.set_num_threads(settings.torch_threads)
+    return embedder or make_embedder(settings)
+
+
 def load_pipeline(settings: Settings, *, embedder: Embedder | None = None,
                   ingest: Sequence[Path] | None = None, refresh: bool = False) -> Pipeline:
     """Load models and the active index the way the service does (building it if missing)."""
-    import torch
-
     from app.rag.factory import (
         expected_manifest,
         make_answer_service,
-        make_embedder,
         make_reranker,
         reranker_path,
     )
 
-    torch.set_num_threads(settings.torch_threads)
-    embedder = embedder or make_embedder(settings)
+    embedder = load_embedder(settings, embedder)
     paths = default_ingest_paths(settings) if ingest is None else list(ingest)
     ensure_index(settings, embedder=embedder, paths=paths, refresh=refresh)
     dimension = int(getattr(embedder, "dimension", 384))

@@ -78,6 +78,10 @@ class _Turn:
         self.conversation_id = conv.id
         self.message = body.message.strip()
         self.history, self.titles = history(session, conv.id)
+        # End the transaction before answering: on SQLite an open write transaction (the new
+        # conversation) would hold the database lock through retrieval and generation and
+        # serialise every concurrent chat request behind it.
+        session.commit()
         self.style = "; ".join(f"customer {k}: {v}" for k, v in customer.items())
         self.message_id = new_id("m")
 

@@ -56,11 +56,15 @@ class DenseIndex:
         if self.size == 0 or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         params = None
+        if mask is not None and mask.all():
+            mask = None  # e.g. the published-only filter on an index of published chunks
         if mask is not None:
-            allowed = np.flatnonzero(mask).astype(np.int64)
-            if len(allowed) == 0:
+            if not mask.any():
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-            selector = faiss.IDSelectorBatch(allowed)
+            # A bitmap selector is O(1) to build from the mask (a batch selector hashes every
+            # allowed id, milliseconds per query at 100k+ chunks); ``bits`` must outlive search.
+            bits = np.packbits(mask, bitorder="little")
+            selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
             if self.kind == "hnsw":
                 params = faiss.SearchParametersHNSW(sel=selector, efSearch=ef_search or self._ef())
             else:

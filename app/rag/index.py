@@ -24,7 +24,7 @@ import mmap
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -92,17 +92,26 @@ class IndexVersion:
     sparse: BM25Index
     fields: np.ndarray  # (n_chunks, len(FILTER_FIELDS)) int32 codes
     articles: dict[str, dict[str, Any]]
+    _masks: dict[tuple[Any, ...], np.ndarray] = field(default_factory=dict, repr=False,
+                                                      compare=False)
 
     def field_mask(self, filters: dict[str, list[str]]) -> np.ndarray | None:
         """Boolean mask of chunks matching every filter (values OR-ed within a field)."""
         if not filters:
             return None
+        key = tuple(sorted((f, tuple(sorted(v))) for f, v in filters.items()))
+        cached = self._masks.get(key)
+        if cached is not None:
+            return cached
         vocab = self.manifest["fields_vocab"]
         mask = np.ones(len(self.chunks), dtype=bool)
-        for field, values in filters.items():
-            col = FILTER_FIELDS.index(field)
-            codes = [vocab[field][v] for v in values if v in vocab[field]]
+        for name, values in filters.items():
+            col = FILTER_FIELDS.index(name)
+            codes = [vocab[name][v] for v in values if v in vocab[name]]
             mask &= np.isin(self.fields[:, col], codes)
+        mask.flags.writeable = False  # shared between requests through the cache
+        if len(self._masks) < 64:
+            self._masks[key] = mask
         return mask
 
     def close(self) -> None:

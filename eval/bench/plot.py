@@ -39,6 +39,7 @@ def _latency(ax: Any, sizes: list[tuple[str, dict[str, Any]]]) -> None:
         ax.plot([size], [limit], "rx", markersize=10)
     ax.plot([50_000], [50], "mx", markersize=10)
     ax.set_xscale("log")
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("articles")
     ax.set_ylabel("ms")
     ax.set_title("Latency through HTTP (x: targets)")
@@ -56,6 +57,7 @@ def _throughput(ax: Any, sizes: list[tuple[str, dict[str, Any]]]) -> None:
             ax.axhline(v["rerank_bound_rps"], color=line.get_color(), linestyle=":",
                        linewidth=1)
     ax.set_xscale("log", base=2)
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("concurrent clients")
     ax.set_ylabel("requests/s")
     ax.set_title("Throughput (dotted: rerank bound)")

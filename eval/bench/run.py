@@ -27,6 +27,7 @@ from typing import Any
 
 from eval.bench import parts
 from eval.bench.sizes import SizePlan
+from eval.bench.standin import STANDIN_NAME
 
 FULL_SIZES = (1000, 10_000, 50_000)
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,40 +93,54 @@ def run(plan: Plan, *, runner: Runner) -> dict[str, Any]:
     """Every part of the plan; returns the merged result (without targets)."""
     loadavg_start = os.getloadavg()
     out: dict[str, Any] = {"sizes": {}, "incremental": None, "compare": {}}
+    versions: dict[int, dict[str, str]] = {}
     for n in plan.sizes:
         root = runner.work / str(n)
         fresh = runner.fresh or f"build-{n}" in runner.redo
-        build = runner.part(f"build-{n}", {"articles": n, "seed": plan.size.seed},
+        build = runner.part(f"build-{n}",
+                            {"articles": n, "seed": plan.size.seed, "vectors": STANDIN_NAME},
                             partial(parts.build, root, n, plan.size.seed, fresh))
+        # Measurements of an index that has since been rebuilt are not reused.
+        versions[n] = {"index": build["index"]["version"]}
         if plan.incremental_at == n:
-            out["incremental"] = runner.part(f"incremental-{n}", {"articles": n},
+            out["incremental"] = runner.part(f"incremental-{n}", versions[n],
                                              partial(parts.incremental, root))
         say = partial(runner.say, f"size-{n}")
-        measured = runner.part(f"size-{n}", asdict(plan.size),
+        measured = runner.part(f"size-{n}", {**asdict(plan.size), **versions[n]},
                                partial(parts.served, root, plan.size, say))
         out["sizes"][str(n)] = {**measured, "build": build}
     out["ingestion"] = runner.part(
         "ingestion", {"articles": plan.ingest_articles},
         partial(parts.ingestion, runner.work / "ingestion", ROOT / "data" / "kb" / "articles",
                 plan.ingest_articles))
-    largest = max(plan.sizes)
-    bm25_size = max((n for n in plan.sizes if n <= plan.bm25_size), default=min(plan.sizes))
-    q = {"questions": plan.compare_questions, "oracle": plan.oracle_queries}
-    out["compare"]["bm25"] = runner.part(
-        f"bm25-{bm25_size}", q, partial(parts.bm25, runner.work / str(bm25_size),
-                                        plan.compare_questions, plan.oracle_queries))
-    out["compare"]["dense"] = runner.part(
-        f"dense-{largest}", q, partial(parts.dense, runner.work / str(largest),
-                                       plan.compare_questions))
-    reranker = parts.reranker_path(plan.size.reranker)
-    if reranker:
-        out["compare"]["rerank"] = runner.part(
-            f"rerank-{largest}", {"questions": plan.rerank_questions, "reranker": reranker},
-            partial(parts.rerank, runner.work / str(largest), plan.rerank_questions, reranker))
-    out["reranker"] = reranker
+    out["compare"], out["reranker"] = _compare(plan, runner, versions)
     out["loadavg"] = {"start": [round(x, 2) for x in loadavg_start],
                       "end": [round(x, 2) for x in os.getloadavg()]}
     return out
+
+
+def _compare(plan: Plan, runner: Runner, versions: dict[int, dict[str, str]]
+             ) -> tuple[dict[str, Any], str | None]:
+    """The side-by-side parts: BM25 at the size nearest 10,000, FAISS and reranking at the
+    largest size."""
+    out: dict[str, Any] = {}
+    largest = max(plan.sizes)
+    small = max((n for n in plan.sizes if n <= plan.bm25_size), default=min(plan.sizes))
+    q = {"questions": plan.compare_questions, "oracle": plan.oracle_queries}
+    out["bm25"] = runner.part(
+        f"bm25-{small}", {**q, **versions[small]},
+        partial(parts.bm25, runner.work / str(small), plan.compare_questions,
+                plan.oracle_queries))
+    out["dense"] = runner.part(
+        f"dense-{largest}", {**q, **versions[largest]},
+        partial(parts.dense, runner.work / str(largest), plan.compare_questions))
+    reranker = parts.reranker_path(plan.size.reranker)
+    if reranker:
+        out["rerank"] = runner.part(
+            f"rerank-{largest}", {"questions": plan.rerank_questions, "reranker": reranker,
+                                  **versions[largest]},
+            partial(parts.rerank, runner.work / str(largest), plan.rerank_questions, reranker))
+    return out, reranker
 
 
 def _plan(args: argparse.Namespace) -> Plan:
@@ -168,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     runner = Runner(args.work, fresh=args.fresh, redo=set(filter(None, args.redo.split(","))))
     from eval.bench.report import machine, write
 
+    runner.say("plan", f"sizes {list(plan.sizes)}, {plan.size.questions} questions per run, "
+                       f"{plan.size.load_requests} requests x clients {list(plan.size.concurrency)}"
+                       f", reranker {parts.reranker_path(plan.size.reranker) or 'none'}")
     result = run(plan, runner=runner)
     full = not plan.quick and plan.sizes == FULL_SIZES
     result = {"date": _now(), "machine": machine(),

@@ -99,7 +99,8 @@ def build(root: Path, articles: int, *, seed: int = 7, fresh: bool = False) -> d
     done = root / "build.json"
     if done.exists():
         cached: dict[str, Any] = json.loads(done.read_text(encoding="utf-8"))
-        if cached.get("articles") == articles and cached.get("seed") == seed:
+        if (cached.get("articles"), cached.get("seed"), cached.get("vectors")) == (
+                articles, seed, STANDIN_NAME):
             return {**cached, "cached": True}
     started = time.perf_counter()
     kb = write_kb(root, articles, seed=seed)

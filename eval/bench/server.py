@@ -32,21 +32,18 @@ logger = logging.getLogger(__name__)
 
 def load_state(settings: Any, *, standin_queries: bool = False,
                phases: dict[str, float] | None = None) -> Any:
-    """Models and the active index, as ``app.main.load_models`` loads them.
+    """Models and the active index, loaded by ``app.main.load_models`` with the stand-in.
 
     ``phases`` receives the seconds spent loading the models and the index.
     """
     started = time.perf_counter()
-    import torch
-
     from app.db import make_engine
+    from app.main import load_models
     from app.rag.embed import SentenceTransformerEmbedder
-    from app.rag.factory import expected_manifest, make_answer_service, make_reranker
     from app.rag.index import IndexStore
     from app.state import AppState
     from eval.bench.standin import HashingEmbedder, PacedEmbedder
 
-    torch.set_num_threads(settings.torch_threads)
     state = AppState(engine=make_engine(settings.resolved_database_url),
                      store=IndexStore(settings.index.dir))
     vectors = HashingEmbedder()
@@ -54,10 +51,7 @@ def load_state(settings: Any, *, standin_queries: bool = False,
     embedder: Any = vectors if standin_queries else PacedEmbedder(
         vectors, pace=SentenceTransformerEmbedder(batch_size=e.batch_size,
                                                   max_seq_length=e.max_seq_length))
-    state.embedder = embedder
-    state.expected = expected_manifest(settings, dimension=embedder.dimension)
-    state.service = make_answer_service(settings, embedder=embedder,
-                                        reranker=make_reranker(settings))
+    load_models(state, settings, embedder=embedder, load_index=False)
     loaded = time.perf_counter()
     state.reload_active()
     if phases is not None:
@@ -166,6 +160,10 @@ class BenchServer:
                     self.ready = response.json()
                     self._read_phases()
                     return
+                if response is not None and response.status_code == 503:
+                    # Models and index load before the server listens: 503 means it failed.
+                    self.stop()
+                    raise RuntimeError(f"the benchmark server is not ready: {response.text}")
                 time.sleep(0.05)
 
     def _read_phases(self) -> None:

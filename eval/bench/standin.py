@@ -22,7 +22,8 @@ import numpy as np
 from app.rag.protocols import Embedder
 from app.rag.sparse import STOPWORDS
 
-STANDIN_NAME = "hash-standin"
+# Versioned: a change to the vectors must not reuse indexes built with the old ones.
+STANDIN_NAME = "hash-standin-1"
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -36,7 +37,7 @@ class HashingEmbedder:
         self.dimension = dimension
         self._n_features = n_features
         rng = np.random.default_rng(seed)
-        self._projection = rng.standard_normal((n_features, dimension)).astype(np.float32)
+        self._projection = rng.standard_normal((n_features, dimension), dtype=np.float32)
         self._cache: dict[str, int] = {}
 
     def _feature(self, word: str) -> int:
