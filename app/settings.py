@@ -211,6 +211,11 @@ class Settings(BaseSettings):
         "cores are busy (measured: query embedding 11-17 ms with 1 thread versus 30-500 ms "
         "with 2 threads while a second process loads a core).",
     )
+    model_concurrency: int = Field(
+        default=0, ge=0,
+        description="Model forward passes (query embedding, reranking) running at once; "
+        "further requests wait. 0: one per CPU core.",
+    )
     embedder: EmbedderSettings = EmbedderSettings()
     chunker: ChunkerSettings = ChunkerSettings()
     index: IndexSettings = IndexSettings()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 from app.rag.answer import AnswerService, GatePolicy
@@ -18,6 +19,7 @@ from app.rag.protocols import Embedder, Generator, QueryRewriter, Reranker
 from app.rag.rerank import BudgetedReranker, CrossEncoderReranker
 from app.rag.retrieve import HybridRetriever
 from app.rag.rewrite import LLMRewriter, RuleBasedRewriter
+from app.rag.throttle import ModelSlots, ThrottledEmbedder, ThrottledReranker
 from app.settings import DEFAULT_EMBEDDER, Settings
 
 logger = logging.getLogger(__name__)
@@ -124,6 +126,9 @@ def make_answer_service(settings: Settings, *, embedder: Embedder,
                         reranker: Reranker | None = None,
                         generator: Generator | None = None) -> AnswerService:
     r = settings.retrieval
+    slots = ModelSlots(settings.model_concurrency or os.cpu_count() or 1)
+    embedder = ThrottledEmbedder(embedder, slots)
+    reranker = ThrottledReranker(reranker, slots) if reranker is not None else None
     retriever = HybridRetriever(embedder, dense_k=r.dense_k, sparse_k=r.sparse_k,
                                 fusion=r.fusion, rrf_k=r.rrf_k,
                                 weights={"dense": r.dense_weight, "sparse": r.sparse_weight},

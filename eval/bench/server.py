@@ -130,7 +130,8 @@ class BenchServer:
     def start(self) -> BenchServer:
         port = free_port()
         env = {**os.environ, "ADMIN_API_KEY": self.api_key, "HF_HUB_OFFLINE": "1",
-               "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+               "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+               "MALLOC_ARENA_MAX": "2"}  # as `make run` serves
         self.url = f"http://127.0.0.1:{port}"
         with open(self.log, "ab") as log:
             started = time.perf_counter()
