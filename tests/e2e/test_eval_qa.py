@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from eval.__main__ import main
+from tests.unit.test_dstc10_qa import KB, TURNS, write_folder
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -135,3 +136,19 @@ def test_qa_refuses_gold_ids_the_corpus_lacks(qa_files, qa_settings, tmp_path, c
     err = capsys.readouterr().err
     assert "not in the corpus" in err and "x1: no-such-doc" in err
     assert not (tmp_path / "out" / "index").exists()
+
+
+def test_qa_converts_and_evaluates_a_dstc10_folder(qa_settings, embedder, tmp_path):
+    folder = write_folder(tmp_path / "dstc10", KB, TURNS)
+    out = tmp_path / "dstc"
+    assert main(["qa", "--dstc10", str(folder), "--out", str(out), "--no-progress"],
+                settings=qa_settings, embedder=embedder) == 0
+    assert len((out / "corpus.jsonl").read_text().splitlines()) == len(KB)
+    config = json.loads((out / "config.json").read_text())
+    assert config["dataset"]["name"] == "dstc10-val" and config["kb"]["documents"] == len(KB)
+    assert config["kb"]["dstc10"] == {"query": "entity", "answerable": 2, "unanswerable": 2,
+                                      "entity_found": 3}
+    records = {r["id"]: r for r in map(json.loads, (out / "run.jsonl").read_text().splitlines())}
+    happy = records["val0002"]  # names its restaurant: the snippet must come first
+    assert happy["ranked_article_ids"][0] == "restaurant:7:1"
+    assert records["val0000"]["history"][1]["role"] == "assistant"
