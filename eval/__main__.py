@@ -88,10 +88,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     cmp.add_argument("--gates", type=Path, help="also apply these gates to B against A")
     cmp.add_argument("--baselines-dir", type=Path, default=EVAL_DIR / "baselines",
                      help=argparse.SUPPRESS)
+    beir = sub.add_parser("beir", help="retrieval metrics of BM25, dense, hybrid and "
+                                       "hybrid + rerank on a BEIR folder")
+    beir.add_argument("--data", type=Path, required=True,
+                      help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv")
+    beir.add_argument("--out", type=Path, required=True, help="folder for metrics.json")
+    beir.add_argument("--reranker", default=None, help="CrossEncoder folder (default: shipped)")
+    beir.add_argument("--depths", default="20,40", help="rerank depths (default: %(default)s)")
     from eval.qa import add_arguments
 
     add_arguments(sub.add_parser("qa", help="evaluate a set over a corpus of documents"))
     return parser.parse_args(argv)
+
+
+def beir_command(args: argparse.Namespace) -> int:
+    """A temporary index of a BEIR folder; metrics of every stage in ``<out>/metrics.json``."""
+    from eval.beir import main as beir_main
+
+    argv = ["--dataset", str(args.data), "--out", str(args.out / "metrics.json"),
+            "--depths", args.depths]
+    if args.reranker:
+        argv += ["--reranker", args.reranker]
+    return beir_main(argv)
 
 
 def compare_command(args: argparse.Namespace) -> int:
@@ -126,6 +144,8 @@ def main(argv: list[str] | None = None, *, settings: Settings | None = None,
             return calibrate_command(args, settings, embedder=embedder)
         if args.command == "qa":
             return qa_command(args, settings, embedder=embedder)
+        if args.command == "beir":
+            return beir_command(args)
         return compare_command(args)
     except (DatasetError, GateConfigError, RagError) as exc:
         print(f"error: {exc}", file=sys.stderr)

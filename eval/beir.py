@@ -27,6 +27,7 @@ from eval.corpus_retrieval import (
     ScoreCache,
     mean,
     model_signature,
+    mrr,
     ndcg_at,
     print_table,
     recall_at,
@@ -74,6 +75,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _metrics(runs: dict[str, list[str]], queries: list[Query]) -> dict[str, float]:
+    """nDCG@10, recall@10 and @100, and MRR of one system over the queries."""
+    return {"ndcg@10": mean(ndcg_at, runs, queries),
+            "recall@10": mean(lambda r, g: recall_at(r, g, 10), runs, queries),
+            "recall@100": mean(lambda r, g: recall_at(r, g, 100), runs, queries),
+            "mrr": mean(mrr, runs, queries)}
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
@@ -90,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, results = [], {}
     for stage in ("bm25", "dense", "hybrid"):
         runs = {q: [ids[r] for r, _ in ranks[q][stage]] for q in ranks}
-        results[stage] = {"ndcg@10": mean(ndcg_at, runs, queries),
-                          "recall@100": mean(lambda r, g: recall_at(r, g, 100), runs, queries)}
+        results[stage] = _metrics(runs, queries)
         rows.append({"system": stage, **results[stage]})
     depths = [int(d) for d in args.depths.split(",")]
     weights = [float(w) for w in args.weights.split(",")]
@@ -107,9 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             runs = {q.id: [ids[r] for r in reranked(ranks[q.id]["hybrid"], probs[q.id][:depth],
                                                     depth=depth, weight=w)] for q in queries}
             name = f"hybrid+rerank@{depth} w={w}"
-            results[name] = {"ndcg@10": mean(ndcg_at, runs, queries),
-                             "recall@100": mean(lambda r, g: recall_at(r, g, 100), runs,
-                                                queries)}
+            results[name] = _metrics(runs, queries)
             rows.append({"system": name, **results[name]})
     report = {"dataset": "scifact test", "queries": len(queries), "documents": len(ids),
               "reranker": args.reranker, "max_length": model.max_length,
