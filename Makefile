@@ -59,9 +59,18 @@ calibrate: index ## Choose the answer threshold on the sample set (writes var/th
 train-reranker: setup ## Train the shipped reranker into data/models/support-reranker (TRAIN_ARGS=...)
 	$(PY) -m ingest.reranker train $(TRAIN_ARGS)
 
-bench-reranker: setup ## Reranker benchmarks: SciFact nDCG@10 and DSTC10 recall@5/MRR (var/eval)
+KB      ?= data/kb
+TICKETS ?= data/tickets
+TUNED   ?= var/models/support-reranker-tuned
+finetune-reranker: setup ## Fine-tune the reranker on $(TICKETS) (+ feedback: FINETUNE_ARGS=--feedback) into $(TUNED), then compare
+	$(PY) -m ingest.reranker finetune --kb $(KB) --tickets $(TICKETS) --out $(TUNED) --work var/reranker-tuned $(FINETUNE_ARGS)
+	$(PY) -m eval.rerank_dev --set var/reranker-tuned/dev.jsonl --kb $(KB) --reranker data/models/support-reranker --compare $(TUNED) --out var/eval/finetune-compare.json
+
+bench-reranker: setup ## Reranker: SciFact nDCG@10, DSTC10 and sample-set recall/MRR, latency (var/eval)
 	$(PY) -m eval.beir
 	$(PY) -m eval.dstc10
+	$(PY) -m eval.rerank_dev --set data/eval/sample.jsonl --out var/eval/rerank-sample.json
+	$(PY) -m eval.rerank_latency
 
 bench: setup ## Latency, throughput, memory and scale benchmarks, ~30 min (BENCH_ARGS=--quick: ~2 min)
 	$(PY) -m eval.bench $(BENCH_ARGS)
@@ -73,4 +82,4 @@ lint: setup ## ruff and mypy
 clean: ## Remove built indexes and the local database (not the venv)
 	rm -rf var
 
-.PHONY: help setup ingest index run test test-all lint clean eval eval-smoke eval-baseline calibrate train-reranker bench-reranker bench
+.PHONY: help setup ingest index run test test-all lint clean eval eval-smoke eval-baseline calibrate train-reranker finetune-reranker bench-reranker bench

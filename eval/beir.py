@@ -68,6 +68,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reranker", default="data/models/support-reranker")
     parser.add_argument("--max-length", type=int, default=None,
                         help="cross-encoder max tokens (default: the model's own)")
+    parser.add_argument("--int8", action=argparse.BooleanOptionalAction,
+                        default=get_settings().retrieval.reranker_int8,
+                        help="int8 reranker weights, as the service loads them (default: settings)")
     parser.add_argument("--depths", default="20,40")
     parser.add_argument("--weights", default=f"0,{settings.retrieval.rerank_fusion_weight}")
     parser.add_argument("--threads", type=int, default=2)
@@ -103,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"system": stage, **results[stage]})
     depths = [int(d) for d in args.depths.split(",")]
     weights = [float(w) for w in args.weights.split(",")]
-    model = CrossEncoderReranker(args.reranker, max_length=args.max_length)
-    cache = ScoreCache(model, signature=model_signature(args.reranker) + f"-{model.max_length}",
+    model = CrossEncoderReranker(args.reranker, max_length=args.max_length, int8=args.int8)
+    cache = ScoreCache(model, signature=model_signature(args.reranker)
+                       + f"-{model.max_length}" + ("-int8" if args.int8 else ""),
                        name="scifact")
     started = time.perf_counter()
     probs = {q.id: cache.score(q, [r for r, _ in ranks[q.id]["hybrid"][:max(depths)]],
@@ -118,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = _metrics(runs, queries)
             rows.append({"system": name, **results[name]})
     report = {"dataset": "scifact test", "queries": len(queries), "documents": len(ids),
-              "reranker": args.reranker, "max_length": model.max_length,
+              "reranker": args.reranker, "max_length": model.max_length, "int8": args.int8,
               "rerank_seconds": round(time.perf_counter() - started, 1),
               "anchors": {"bm25": 0.665, "bm25+ms-marco-MiniLM-L-6": 0.688,
                           "all-MiniLM-L6-v2": 0.645},

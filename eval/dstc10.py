@@ -85,6 +85,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dataset", type=Path, default=DATASET)
     parser.add_argument("--reranker", default="data/models/support-reranker")
     parser.add_argument("--max-length", type=int, default=None)
+    parser.add_argument("--int8", action=argparse.BooleanOptionalAction,
+                        default=get_settings().retrieval.reranker_int8,
+                        help="int8 reranker weights, as the service loads them (default: settings)")
     parser.add_argument("--depth", type=int, default=settings.retrieval.rerank_depth)
     parser.add_argument("--weights", default=f"0,{settings.retrieval.rerank_fusion_weight}")
     parser.add_argument("--threads", type=int, default=2)
@@ -106,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     queries, found = load_turns(args.dataset, entity_patterns(entries))
     corpus = Corpus(ids, texts, embedder=SentenceTransformerEmbedder())
     ranks = corpus.rankings(queries, k=50)
-    model = CrossEncoderReranker(args.reranker, max_length=args.max_length)
-    cache = ScoreCache(model, signature=model_signature(args.reranker) + f"-{model.max_length}",
+    model = CrossEncoderReranker(args.reranker, max_length=args.max_length, int8=args.int8)
+    cache = ScoreCache(model, signature=model_signature(args.reranker)
+                       + f"-{model.max_length}" + ("-int8" if args.int8 else ""),
                        name="dstc10")
     probs = {q.id: cache.score(q, [r for r, _ in ranks[q.id]["hybrid"][:args.depth]], texts,
                                ids) for q in queries}
@@ -123,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
                       "mrr": mean(mrr, runs, queries)} for name, runs in systems.items()}
     report = {"dataset": "dstc10 track 2 validation, knowledge-seeking turns",
               "queries": len(queries), "queries_with_entity": found,
-              "documents": len(ids), "reranker": args.reranker, "max_length": model.max_length,
+              "documents": len(ids), "reranker": args.reranker,
+              "max_length": model.max_length, "int8": args.int8,
               "depth": args.depth, "results": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -1,12 +1,14 @@
 """Article-level ranking on a question set over the help-center chunks, by blend weight.
 
     python -m eval.rerank_dev [--set var/reranker/dev.jsonl] [--weights 0,0.1,...]
+                              [--kb data/kb] [--reranker FOLDER] [--compare FOLDER]
 
 Used to choose the reranker's fusion weight on the *held-out development* questions written
 by ``python -m ingest.reranker data`` (never on an evaluation set). The corpus is the
 published help-center chunks as the service indexes them; a question's ranking is the order
 in which articles first appear. Reports recall@1/5 and MRR of hybrid retrieval and of hybrid +
-rerank at each weight; writes ``var/eval/rerank-dev.json``.
+rerank at each weight; writes ``var/eval/rerank-dev.json``. ``--compare`` scores a second
+model on the same candidates (a fine-tuned reranker against its base), row by row.
 """
 
 from __future__ import annotations
@@ -57,7 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.rerank_dev", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", type=Path, default=Path("var/reranker/dev.jsonl"))
+    parser.add_argument("--kb", type=Path, default=settings.data_dir / "kb")
     parser.add_argument("--reranker", default="data/models/support-reranker")
+    parser.add_argument("--compare", default=None, help="a second reranker folder")
+    parser.add_argument("--int8", action=argparse.BooleanOptionalAction,
+                        default=get_settings().retrieval.reranker_int8,
+                        help="int8 reranker weights, as the service loads them (default: settings)")
     parser.add_argument("--depth", type=int, default=settings.retrieval.rerank_depth)
     parser.add_argument("--weights", default="0,0.1,0.2,0.3,0.4,0.5")
     parser.add_argument("--out", type=Path, default=Path("var/eval/rerank-dev.json"))
@@ -65,21 +72,24 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(2)
-    chunks = [c for d in published_articles(settings.data_dir / "kb")
-              for c in make_chunker(settings).chunk(d)]
+    chunks = [c for d in published_articles(args.kb) for c in make_chunker(settings).chunk(d)]
     article_of = {c.chunk_id: c.article_id for c in chunks}
     ids, texts = [c.chunk_id for c in chunks], [c.embedding_text() for c in chunks]
     queries = load_set(args.set)
     ranks = Corpus(ids, texts, embedder=SentenceTransformerEmbedder()).rankings(queries)
-    model = CrossEncoderReranker(args.reranker, max_length=None)
-    cache = ScoreCache(model, signature=model_signature(args.reranker), name=args.set.stem)
-    probs = {q.id: cache.score(q, [r for r, _ in ranks[q.id]["hybrid"][:args.depth]], texts,
-                               ids) for q in queries}
-    cache.save()
     systems = {"hybrid": {q.id: [ids[r] for r, _ in ranks[q.id]["hybrid"]] for q in queries}}
-    for w in (float(x) for x in args.weights.split(",")):
-        systems[f"rerank w={w}"] = {q.id: [ids[r] for r in reranked(
-            ranks[q.id]["hybrid"], probs[q.id], depth=args.depth, weight=w)] for q in queries}
+    models = {"rerank": args.reranker} | ({"compare": args.compare} if args.compare else {})
+    for label, folder in models.items():
+        model = CrossEncoderReranker(folder, max_length=None, int8=args.int8)
+        cache = ScoreCache(model, signature=model_signature(folder)
+                           + ("-int8" if args.int8 else ""), name=args.set.stem)
+        probs = {q.id: cache.score(q, [r for r, _ in ranks[q.id]["hybrid"][:args.depth]],
+                                   texts, ids) for q in queries}
+        cache.save()
+        for w in (float(x) for x in args.weights.split(",")):
+            systems[f"{label} w={w}"] = {q.id: [ids[r] for r in reranked(
+                ranks[q.id]["hybrid"], probs[q.id], depth=args.depth, weight=w)]
+                for q in queries}
     results = {}
     for name, runs in systems.items():
         arts = {q: articles_in_order(r, article_of) for q, r in runs.items()}
@@ -88,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
                          "mrr": mean(mrr, arts, queries)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"set": str(args.set), "queries": len(queries),
-                                    "results": results}, indent=2) + "\n", encoding="utf-8")
+                                    "rerankers": models, "results": results}, indent=2) + "\n",
+                        encoding="utf-8")
     print_table(f"{args.set} ({len(queries)} answerable questions)",
                 [{"system": n, **m} for n, m in results.items()])
     return 0

@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reranker", default="data/models/support-reranker")
     parser.add_argument("--max-length", type=int, default=None)
+    parser.add_argument("--int8", action=argparse.BooleanOptionalAction,
+                        default=get_settings().retrieval.reranker_int8,
+                        help="int8 reranker weights, as the service loads them (default: settings)")
     parser.add_argument("--pairs", type=int, default=20)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
@@ -43,20 +46,22 @@ def main(argv: list[str] | None = None) -> int:
     chunker = make_chunker(get_settings())
     passages = [c.embedding_text() for doc in published_articles(Path("data/kb"))
                 for c in chunker.chunk(doc)][: args.pairs]
-    model = CrossEncoderReranker(args.reranker, max_length=args.max_length)
+    model = CrossEncoderReranker(args.reranker, max_length=args.max_length, int8=args.int8)
     model.score(QUESTION, passages)
     times = []
     for _ in range(args.runs):
         started = time.perf_counter()
         model.score(QUESTION, passages)
         times.append((time.perf_counter() - started) * 1000)
-    report = {"reranker": args.reranker, "max_length": model.max_length, "pairs": len(passages),
+    report = {"reranker": args.reranker, "max_length": model.max_length, "int8": args.int8,
+              "pairs": len(passages),
               "threads": args.threads, "runs": args.runs,
               "median_ms": round(statistics.median(times), 1),
               "p90_ms": round(float(np.percentile(times, 90)), 1)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"{len(passages)} pairs, {args.threads} thread(s), max_length {model.max_length}: "
+    print(f"{len(passages)} pairs, {args.threads} thread(s), max_length {model.max_length}"
+          f"{', int8' if args.int8 else ''}: "
           f"median {report['median_ms']} ms, p90 {report['p90_ms']} ms ({args.runs} runs)")
     return 0
 

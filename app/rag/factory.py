@@ -92,7 +92,8 @@ def make_reranker(settings: Settings) -> Reranker | None:
     if path is None:
         logger.warning("no cross-encoder reranker configured: the answer gate uses dense scores")
         return None
-    return CrossEncoderReranker(path, max_length=settings.retrieval.reranker_max_length)
+    return CrossEncoderReranker(path, max_length=settings.retrieval.reranker_max_length,
+                                int8=settings.retrieval.reranker_int8)
 
 
 def make_generator(settings: Settings) -> Generator:

@@ -96,7 +96,8 @@ def rerank(root: Path, questions: int, reranker: str) -> dict[str, Any]:
     index = _index(root)
     try:
         model = CrossEncoderReranker(reranker,
-                                     max_length=settings.retrieval.reranker_max_length)
+                                     max_length=settings.retrieval.reranker_max_length,
+                                     int8=settings.retrieval.reranker_int8)
         model.score("warm up", ["the model"])
         retriever = make_answer_service(settings, embedder=HashingEmbedder()).retriever
         return rerank_depths(index, sample_questions(root / "questions.jsonl", questions),

@@ -12,12 +12,23 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from eval.bench.standin import STANDIN_RERANKER
+
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
 STANDIN_NOTE = ("Index vectors at every size come from a deterministic stand-in embedder "
                 "(hashed words, random projection, 384 dimensions); query embedding runs the "
                 "real all-MiniLM-L6-v2 on every request, so latency, throughput, memory and "
                 "start-up include its cost. Ingestion throughput uses the real model only; "
                 "the incremental re-index embeds the changed passages with the real model.")
+
+
+def _reranker_label(path: str | None) -> str:
+    if not path:
+        return "none"
+    if Path(path).name == STANDIN_RERANKER:
+        return (f"{path} (an untrained cross-encoder of the default shape, 2 layers at 128 "
+                "tokens: its cost, not its ranking, is measured)")
+    return path
 
 
 def machine() -> dict[str, Any]:
@@ -167,7 +178,7 @@ def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     out = [f"Benchmark of {result['date']} on {m['cpu']} ({m['cores']} cores, {m['ram_gb']} GB "
            f"RAM), Python {m['python']}, torch {m['torch']}, faiss {m['faiss']}; reranker: "
-           f"{result.get('reranker') or 'none'}; mode: {result.get('mode')}. "
+           f"{_reranker_label(result.get('reranker'))}; mode: {result.get('mode')}. "
            f"Command: `{result.get('command')}`.", "", STANDIN_NOTE, ""]
     out += _table(["articles", "chunks", "dense", "index MB", "build s", "build RSS MB",
                    "ready s", "peak RSS MB",

@@ -27,7 +27,7 @@ from typing import Any
 
 from eval.bench import parts
 from eval.bench.sizes import SizePlan
-from eval.bench.standin import STANDIN_NAME
+from eval.bench.standin import STANDIN_NAME, standin_reranker
 
 FULL_SIZES = (1000, 10_000, 50_000)
 ROOT = Path(__file__).resolve().parents[2]
@@ -180,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     plan = _plan(args)
+    if plan.size.reranker is None and parts.reranker_path(None) is None:
+        plan = replace(plan, size=replace(plan.size, reranker=standin_reranker(args.work)))
     runner = Runner(args.work, fresh=args.fresh, redo=set(filter(None, args.redo.split(","))))
     from eval.bench.report import machine, write
 

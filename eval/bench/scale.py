@@ -30,8 +30,13 @@ TOUCH_LINE = "\n\nBenchmark edit: this paragraph is added and removed to test re
 
 def bench_settings(root: Path, **overrides: Any) -> Settings:
     """Settings of a benchmark knowledge base under ``root`` (environment still applies)."""
+    # Every question passes the answer gate, so each request pays for generation and
+    # citation checks (the slower path) whatever the reranker's scores are.
+    always = {"min_score": 0.0, "min_score_agreement": 0.0, "dense_min_score": -1.0,
+              "dense_min_score_agreement": -1.0, "threshold_file": root / "no-threshold.json"}
     values: dict[str, Any] = {"var_dir": root, "index": {"dir": root / "index"},
-                              "embedder": {"model": STANDIN_NAME}, **overrides}
+                              "embedder": {"model": STANDIN_NAME}, "answer": always,
+                              **overrides}
     return Settings(**values)
 
 

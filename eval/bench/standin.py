@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -82,3 +83,26 @@ class PacedEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         self._pace.embed_query(text)
         return self._vectors.embed_query(text)
+
+
+STANDIN_RERANKER = "reranker-standin"
+
+
+def standin_reranker(work: Path) -> str:
+    """An untrained cross-encoder of the default training shape, for the reranker's cost.
+
+    When no reranker ships and none is named, the benchmark still measures what reranking
+    costs: the first ``TrainParams().layers`` layers of the packaged MiniLM with a fresh
+    one-output head, at ``TrainParams().max_length`` tokens. A trained model of the same shape
+    (``make train-reranker``) does exactly the same arithmetic; only its scores differ, and
+    the benchmark forces every question past the answer gate, so no figure depends on them.
+    """
+    out = work / STANDIN_RERANKER
+    if not (out / "config.json").exists():
+        import torch
+
+        from ingest.reranker.train import TrainParams, make_model
+
+        torch.manual_seed(0)
+        make_model(TrainParams()).save_pretrained(str(out), create_model_card=False)
+    return str(out)

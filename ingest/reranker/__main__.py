@@ -1,9 +1,16 @@
-"""``python -m ingest.reranker data|train``: build the training pairs, train the reranker.
+"""``python -m ingest.reranker data|train|finetune``: training pairs, training, fine-tuning.
 
 ``data`` writes ``pairs.jsonl``, ``dev.jsonl`` (held-out queries) and ``data.json`` (counts)
 to ``--work``; ``train`` assembles the same pairs (deterministically) and trains the model
 into ``--out`` with ``training.json`` beside the weights. ``make train-reranker`` runs the
 full training; ``--max-pairs`` and ``--faq-queries`` make small smoke runs.
+
+``finetune`` continues from ``--base`` (the shipped model by default) on the operator's own
+tickets (``--tickets``, linked to ``--kb`` articles) and, with ``--feedback``, the thumbs
+recorded by the service, and writes a new model folder to ``--out`` (never over the base).
+Compare it with the base on the held-out tickets:
+``python -m eval.rerank_dev --set WORK/dev.jsonl --kb KB --reranker BASE --compare OUT``
+(``make finetune-reranker`` runs both).
 """
 
 from __future__ import annotations
@@ -16,8 +23,12 @@ from pathlib import Path
 
 from app.settings import get_settings
 from ingest.reranker.data import DataPaths, assemble, save
+from ingest.reranker.finetune import OperatorData, assemble_operator
 from ingest.reranker.records import DataParams
 from ingest.reranker.train import TrainParams, train
+
+SHIPPED = Path("data/models/support-reranker")
+FINETUNE_LR = 3e-5  # continue gently: a few hundred tickets must not undo the base training
 
 logger = logging.getLogger("ingest.reranker")
 
@@ -25,7 +36,7 @@ logger = logging.getLogger("ingest.reranker")
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m ingest.reranker", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("data", "train"))
+    parser.add_argument("command", choices=("data", "train", "finetune"))
     parser.add_argument("--work", type=Path, default=Path("var/reranker"),
                         help="where pairs and counts are written (default var/reranker)")
     parser.add_argument("--out", type=Path, default=Path("data/models/support-reranker"),
@@ -36,15 +47,59 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--layers", type=int, default=TrainParams().layers)
     parser.add_argument("--max-length", type=int, default=TrainParams().max_length)
     parser.add_argument("--epochs", type=float, default=TrainParams().epochs)
-    parser.add_argument("--learning-rate", type=float, default=TrainParams().learning_rate)
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help=f"default {TrainParams().learning_rate} (train), "
+                        f"{FINETUNE_LR} (finetune)")
     parser.add_argument("--max-pairs", type=int, default=0, help="train on the first n pairs")
     parser.add_argument("--seed", type=int, default=13)
+    tune = parser.add_argument_group("finetune")
+    tune.add_argument("--base", type=Path, default=SHIPPED, help="the model to start from")
+    tune.add_argument("--kb", type=Path, default=Path("data/kb"), help="the help center")
+    tune.add_argument("--tickets", type=Path, default=Path("data/tickets"),
+                      help="resolved tickets, in the format `python -m ingest` reads")
+    tune.add_argument("--feedback", action="store_true",
+                      help="also learn from thumbs in the service database (settings)")
     return parser.parse_args(argv)
+
+
+def finetune(args: argparse.Namespace) -> int:
+    """Continue training ``--base`` on the operator's tickets and feedback into ``--out``."""
+    if args.out.resolve() == args.base.resolve():
+        print("--out must differ from --base: a fine-tuned model never replaces its base",
+              file=sys.stderr)
+        return 2
+    record = json.loads((args.base / "training.json").read_text(encoding="utf-8")) \
+        if (args.base / "training.json").exists() else {}
+    base_params = record.get("params", {})
+    settings = get_settings()
+    data = OperatorData(kb=args.kb, tickets=args.tickets,
+                        database_url=settings.resolved_database_url if args.feedback else None,
+                        cache=args.work.parent / "cache" / "reranker")
+    try:
+        result = assemble_operator(settings, data=data, params=DataParams(seed=args.seed))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    args.work.mkdir(parents=True, exist_ok=True)
+    save(result, args.work)
+    print(json.dumps(result.stats, indent=2))
+    params = TrainParams(layers=int(base_params.get("layers", args.layers)),
+                         max_length=int(base_params.get("max_length", args.max_length)),
+                         epochs=args.epochs, learning_rate=args.learning_rate or FINETUNE_LR,
+                         seed=args.seed, max_pairs=args.max_pairs)
+    out = train(result.pairs, out=args.out, params=params, data_stats=result.stats,
+                init=str(args.base))
+    print(json.dumps({k: v for k, v in out.items() if k != "data"}, indent=2))
+    print(f"compare: python -m eval.rerank_dev --set {args.work / 'dev.jsonl'} --kb {args.kb} "
+          f"--reranker {args.base} --compare {args.out}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
+    if args.command == "finetune":
+        return finetune(args)
     data_params = DataParams(seed=args.seed, faq_queries=args.faq_queries)
     result = assemble(get_settings(), params=data_params,
                       paths=DataPaths(faq=args.faq, cache=args.work.parent / "cache" / "reranker"))
@@ -54,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "data":
         return 0
     params = TrainParams(layers=args.layers, max_length=args.max_length, epochs=args.epochs,
-                         learning_rate=args.learning_rate, seed=args.seed,
-                         max_pairs=args.max_pairs)
+                         learning_rate=args.learning_rate or TrainParams().learning_rate,
+                         seed=args.seed, max_pairs=args.max_pairs)
     record = train(result.pairs, out=args.out, params=params, data_stats=result.stats)
     print(json.dumps({k: v for k, v in record.items() if k != "data"}, indent=2))
     return 0

@@ -22,9 +22,10 @@ from pathlib import Path
 from app.rag.chunk import ChunkerParams, MarkdownChunker
 from app.rag.embed import HFTokenCounter, SentenceTransformerEmbedder
 from app.settings import Settings
-from ingest.reranker.faq import faq_pairs, load_faq
+from ingest.reranker.faq import faq_pairs, load_faq, question_keys
 from ingest.reranker.helpcenter import (
     ChunkSearch,
+    cached_embeddings,
     helpcenter_pairs,
     published_articles,
     ticket_queries,
@@ -95,7 +96,9 @@ def assemble(settings: Settings, *, params: DataParams, paths: DataPaths) -> Ass
     pairs = kb_pairs * params.kb_repeat
     faq: list[Pair] = []
     if paths.faq.exists():
-        faq = faq_pairs(load_faq(paths.faq), params=params, rng=rng)
+        entries = load_faq(paths.faq)
+        keys = cached_embeddings(embedder, question_keys(entries), cache=paths.cache)
+        faq = faq_pairs(entries, params=params, rng=rng, key_vectors=keys)
         pairs += faq
     else:
         logger.warning("%s not found: training without the FAQ pairs", paths.faq)

@@ -4,7 +4,9 @@ Passages are the chunks the service indexes, in the exact text the reranker sees
 time (``Chunk.embedding_text()``: breadcrumb, then body). A first stage like the service's
 (BM25 and dense search fused by reciprocal rank) proposes the candidates; the best-ranked chunk
 of each gold article is a positive, other chunks of gold articles are left out (they may or
-may not answer), and high-ranked chunks of other articles are the hard negatives.
+may not answer), high-ranked chunks of other articles are the hard negatives, and a couple of
+chunks drawn at random from the whole help center are easy ones (they anchor low scores for
+plainly unrelated text, which the answer gate relies on).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ingest.sources import load_path
 
 logger = logging.getLogger(__name__)
 
+MAX_TICKET_WORDS = 60
 _QUESTION = re.compile(r"## Customer question\s*\n(.*?)(?:\n## Resolution|\Z)", re.DOTALL)
 
 
@@ -48,7 +51,9 @@ def ticket_queries(folder: Path, *, known: set[str]) -> list[LabelledQuery]:
         gold = tuple(g for g in gold if g in known)
         match = _QUESTION.search(doc.body)
         if gold and match and match.group(1).strip():
-            out.append(LabelledQuery(doc.id, match.group(1).strip(), gold, "tickets"))
+            # Long messages would crowd the passage out of the pair's token budget.
+            text = " ".join(match.group(1).split()[:MAX_TICKET_WORDS])
+            out.append(LabelledQuery(doc.id, text, gold, "tickets"))
     return out
 
 
@@ -110,6 +115,9 @@ def query_pairs(search: ChunkSearch, query: LabelledQuery, *, params: DataParams
                                positive_sim=best, margin=params.margin,
                                hard=params.kb_hard_negatives, rand=params.kb_random_negatives,
                                rng=rng)
+    taken = set(negatives) | set(positives)
+    easy = [r for r in range(len(families)) if families[r] not in gold and r not in taken]
+    negatives += rng.sample(easy, min(params.kb_easy_negatives, len(easy)))
     text = search.chunks
     out = [Pair(query.text, text[r].embedding_text(), 1.0, query.source, query.id)
            for r in positives]

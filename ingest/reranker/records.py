@@ -61,13 +61,16 @@ class DataParams:
     dev_percent: int = 15
     kb_hard_negatives: int = 6
     kb_random_negatives: int = 3
+    kb_easy_negatives: int = 2
     kb_pool: int = 40
-    kb_repeat: int = 2
+    kb_repeat: int = 4
     margin: float = 0.05
-    faq_queries: int = 3000
+    faq_queries: int = 5000
     faq_same_question_negatives: int = 2
     faq_bm25_negatives: int = 2
     faq_pool: int = 20
+    faq_paraphrase_share: float = 0.5
+    faq_paraphrase_sim: float = 0.8
     near_duplicate: float = 0.6
 
 

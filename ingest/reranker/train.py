@@ -38,7 +38,7 @@ class TrainParams:
     max_length: int = 128
     epochs: float = 1.0
     batch_size: int = 32
-    learning_rate: float = 5e-5
+    learning_rate: float = 1e-4
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     seed: int = 13
@@ -90,23 +90,55 @@ def _bucket_sampler(dataset: Any, batch_size: int, drop_last: bool,
     return LengthBucketBatchSampler()
 
 
-def make_model(params: TrainParams) -> CrossEncoder:
-    """The shipped MiniLM weights as a CrossEncoder with its first ``layers`` layers."""
+def load_model(folder: str, params: TrainParams) -> CrossEncoder:
+    """A trained reranker to continue from; its layer count must match ``params.layers``."""
     from sentence_transformers import CrossEncoder
 
-    model = CrossEncoder(resolve_model_path(BASE_MODEL), num_labels=1,
-                         max_length=params.max_length, device="cpu")
-    bert: Any = model.model.bert
-    if not 1 <= params.layers <= len(bert.encoder.layer):
-        raise ValueError(f"layers must be between 1 and {len(bert.encoder.layer)}")
-    bert.encoder.layer = bert.encoder.layer[: params.layers]
-    model.model.config.num_hidden_layers = params.layers
+    model = CrossEncoder(folder, max_length=params.max_length, device="cpu")
+    layers = int(model[0].model.config.num_hidden_layers)
+    if layers != params.layers:
+        raise ValueError(f"{folder} has {layers} layers but {params.layers} were asked for")
     return model
 
 
+def make_model(params: TrainParams) -> CrossEncoder:
+    """The shipped MiniLM weights as a CrossEncoder: first ``layers`` layers, mean pooling.
+
+    The score is a linear layer over the mean of the pair's token vectors, not over the
+    ``[CLS]`` vector: all-MiniLM-L6-v2 was trained with mean pooling, and a ``[CLS]`` head
+    learns far more slowly from it (measured: AUC 0.69 against 0.997 after 100 steps on an
+    easy question-to-answer task).
+    """
+    from sentence_transformers import CrossEncoder
+    from sentence_transformers.base.modules.dense import Dense
+    from sentence_transformers.base.modules.transformer import Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
+
+    encoder = Transformer(resolve_model_path(BASE_MODEL), transformer_task="feature-extraction",
+                          max_seq_length=params.max_length)
+    bert: Any = encoder.model
+    if not 1 <= params.layers <= len(bert.encoder.layer):
+        raise ValueError(f"layers must be between 1 and {len(bert.encoder.layer)}")
+    bert.encoder.layer = bert.encoder.layer[: params.layers]
+    bert.config.num_hidden_layers = params.layers
+    width = int(bert.config.hidden_size)
+    head = Dense(width, 1, activation_function=None, module_output_name="scores")
+    return CrossEncoder(modules=[encoder, Pooling(width, "mean"), head], device="cpu")
+
+
 def train(pairs: Sequence[Pair], *, out: Path, params: TrainParams,
-          data_stats: dict[str, object] | None = None) -> dict[str, object]:
-    """Train, save the model to ``out`` and return what was recorded in ``training.json``."""
+          data_stats: dict[str, object] | None = None,
+          init: str | None = None) -> dict[str, object]:
+    """Train, save the model to ``out`` and return what was recorded in ``training.json``.
+
+    Args:
+        pairs: The labelled (query, passage) pairs, in training order.
+        out: The model folder to write.
+        params: Hyper-parameters (recorded).
+        data_stats: How the pairs were built (recorded).
+        init: A trained reranker folder to continue from (fine-tuning); None starts from the
+            packaged all-MiniLM-L6-v2 weights.
+    """
     import torch
     from datasets import Dataset
     from sentence_transformers.cross_encoder import (
@@ -119,7 +151,7 @@ def train(pairs: Sequence[Pair], *, out: Path, params: TrainParams,
     torch.set_num_threads(params.threads)
     set_seed(params.seed)
     used = list(pairs[: params.max_pairs] if params.max_pairs else pairs)
-    model = make_model(params)
+    model = load_model(init, params) if init else make_model(params)
     data = Dataset.from_dict({"query": [p.query for p in used],
                               "passage": [p.passage for p in used],
                               "label": [float(p.label) for p in used]})
@@ -138,7 +170,7 @@ def train(pairs: Sequence[Pair], *, out: Path, params: TrainParams,
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out), create_model_card=False)
     record: dict[str, object] = {
-        "base_model": BASE_MODEL, "params": asdict(params), "pairs": len(used),
+        "base_model": BASE_MODEL, "init": init, "params": asdict(params), "pairs": len(used),
         "positives": sum(p.label > 0.5 for p in used), "train_seconds": round(seconds, 1),
         "train_loss": round(float(result.training_loss), 4),
         "pairs_per_second": round(len(used) * params.epochs / seconds, 2),

@@ -55,3 +55,35 @@ def test_depth_shrinks_when_the_budget_would_be_exceeded():
     assert first.depth == 20 and not first.reduced  # no cost known yet
     second = budgeted.rerank("hubs", pool)
     assert second.reduced and 2 <= second.depth <= 8
+
+
+def test_int8_quantises_the_linear_layers_and_keeps_scores_close(tiny_cross_encoder):
+    import torch
+
+    passages = ["You can return hardware within 45 days.", "Plus costs $4.99.",
+                "Hold the reset button on the hub for 10 seconds."]
+    exact = CrossEncoderReranker(tiny_cross_encoder, max_length=128)
+    quantised = CrossEncoderReranker(tiny_cross_encoder, max_length=128, int8=True)
+    dynamic = torch.ao.nn.quantized.dynamic.Linear
+    assert not any(isinstance(m, dynamic) for m in exact._model.modules())
+    assert sum(isinstance(m, dynamic) for m in quantised._model.modules()) >= 12
+    a = exact.score("how do I return my hub", passages)
+    b = quantised.score("how do I return my hub", passages)
+    assert np.all((b >= 0) & (b <= 1)) and np.max(np.abs(a - b)) < 0.05
+
+
+def test_the_benchmark_stand_in_has_the_default_shape_and_is_built_once(tmp_path):
+    import json
+
+    from eval.bench.standin import standin_reranker
+    from ingest.reranker.train import TrainParams
+
+    path = standin_reranker(tmp_path)
+    config = json.loads((tmp_path / "reranker-standin" / "config.json").read_text())
+    assert config["num_hidden_layers"] == TrainParams().layers
+    weights = tmp_path / "reranker-standin" / "model.safetensors"
+    built = weights.stat().st_mtime_ns
+    assert standin_reranker(tmp_path) == path and weights.stat().st_mtime_ns == built
+    reranker = CrossEncoderReranker(path, max_length=None, int8=True)
+    assert reranker.max_length == TrainParams().max_length
+    assert reranker.score("q", ["a passage", "another"]).shape == (2,)

@@ -170,3 +170,14 @@ def test_report_files_and_readme_block(tmp_path: Path) -> None:
     assert "old" not in text and text.startswith("intro\n") and text.endswith("rest\n")
     assert "| 10,000 | 30,000 | flat | 1 |" in text and "FAIL" in text
     assert markdown({**_result(), "targets": evaluate(_result())}) in text
+
+
+def test_benchmark_settings_send_every_question_past_the_answer_gate(tmp_path: Path) -> None:
+    from eval.bench.scale import bench_settings
+
+    settings = bench_settings(tmp_path)
+    assert settings.answer.min_score == 0.0 and settings.answer.min_score_agreement == 0.0
+    assert settings.answer.dense_min_score < 0  # cosine similarity can be negative
+    # A calibrated threshold of the working copy must not raise the gate again.
+    assert settings.answer.threshold_file.parent == tmp_path
+    assert not settings.answer.threshold_file.exists()

@@ -191,3 +191,33 @@ def test_training_questions_have_gold_articles_and_none_is_an_eval_question():
     assert len(guard) > 0
     leaked = [q.text for q in questions if guard.leaks(q.text)]
     assert leaked == []
+
+
+def test_paraphrased_faq_queries_ask_in_another_entitys_words():
+    entries = [
+        FaqEntry("r:1:0", "Alpha Cafe", "Do you offer take-out?", "Alpha Cafe offers take-out."),
+        FaqEntry("r:1:1", "Alpha Cafe", "Is there a happy hour?", "No happy hour at Alpha."),
+        FaqEntry("r:2:0", "Beta Diner", "Can I order food to go at Beta Diner?",
+                 "Beta Diner has food to go."),
+        FaqEntry("r:2:1", "Beta Diner", "Do you have a happy hour?", "Happy hour 4-6 pm."),
+    ]
+    # Question vectors: take-out and food-to-go are one topic, happy hour another.
+    vectors = np.array([[1, 0], [0, 1], [1, 0], [0, 1]], dtype=np.float32)
+    params = DataParams(faq_queries=len(entries), faq_paraphrase_share=1.0)
+    pairs = faq_pairs(entries, params=params, rng=random.Random(0), key_vectors=vectors)
+    alpha = [p for p in pairs if p.group == "r:1:0"]
+    query = alpha[0].query.lower()
+    assert query.startswith("alpha cafe") and "food to go" in query  # Beta's wording
+    assert "beta diner" not in query  # with the other entity's name taken out
+    positive = [p for p in alpha if p.label == 1.0]
+    assert len(positive) == 1 and "Alpha Cafe offers take-out" in positive[0].passage
+    # The entry whose words were borrowed is a negative: right topic, wrong entity.
+    assert any("Beta Diner has food to go" in p.passage for p in alpha if p.label == 0.0)
+
+
+def test_without_vectors_faq_queries_keep_their_own_wording():
+    pairs = faq_pairs(faq(), params=DataParams(faq_queries=5, faq_paraphrase_share=1.0),
+                      rng=random.Random(3))
+    for p in pairs:
+        if p.group == "hotel:1:1":
+            assert "dog" in p.query.lower()
