@@ -82,7 +82,7 @@ class RetrievalSettings(BaseModel):
         description="Quantise the reranker's linear layers to int8 at load (faster on a CPU).",
     )
     rerank_fusion_weight: float = Field(
-        default=0.5, ge=0, le=1,
+        default=0.7, ge=0, le=1,
         description="Share of the first-stage fusion score in the reranked order: "
         "(1 - w) * reranker probability + w * normalised fusion score; 0: reranker only.",
     )

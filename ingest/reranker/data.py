@@ -5,7 +5,9 @@ Sources (all usable for a shipped model):
 1. the sample help center: the hand-written training questions in ``data/train`` and the
    customer messages of the tickets in ``data/tickets`` (redacted by the loader), each to the
    chunks of its gold articles, with hard negatives from a BM25 + dense first stage;
-2. the DSTC10 FAQ knowledge base (Apache-2.0) beside the repository, when present.
+2. the help center's own text: sentences of its chunks as queries for the rest of their
+   chunk (``cloze``);
+3. the DSTC10 FAQ knowledge base (Apache-2.0) beside the repository, when present.
 
 A stable share of the questions and tickets (``dev_percent``) is held out as a development
 set; evaluation questions under ``data/eval`` are removed before anything is built.
@@ -22,6 +24,7 @@ from pathlib import Path
 from app.rag.chunk import ChunkerParams, MarkdownChunker
 from app.rag.embed import HFTokenCounter, SentenceTransformerEmbedder
 from app.settings import Settings
+from ingest.reranker.cloze import cloze_pairs
 from ingest.reranker.faq import faq_pairs, load_faq, question_keys
 from ingest.reranker.helpcenter import (
     ChunkSearch,
@@ -93,7 +96,8 @@ def assemble(settings: Settings, *, params: DataParams, paths: DataPaths) -> Ass
                                            max_seq_length=settings.embedder.max_seq_length)
     search = ChunkSearch.build(chunks, embedder, cache=paths.cache)
     kb_pairs = helpcenter_pairs(search, train, params=params, rng=rng)
-    pairs = kb_pairs * params.kb_repeat
+    cloze = cloze_pairs(search, params=params, rng=rng) if params.cloze_per_chunk else []
+    pairs = kb_pairs * params.kb_repeat + cloze
     faq: list[Pair] = []
     if paths.faq.exists():
         entries = load_faq(paths.faq)
@@ -105,7 +109,7 @@ def assemble(settings: Settings, *, params: DataParams, paths: DataPaths) -> Ass
     rng.shuffle(pairs)
     stats: dict[str, object] = {
         "params": asdict(params),
-        "sources": summarise(kb_pairs) | summarise(faq),
+        "sources": summarise(kb_pairs) | summarise(cloze) | summarise(faq),
         "kb_repeat": params.kb_repeat, "pairs_total": len(pairs),
         "articles": len(articles), "chunks": len(chunks),
         "eval_questions_seen": len(guard), "queries_dropped_as_eval_duplicates": leaked,

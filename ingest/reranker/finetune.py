@@ -7,6 +7,8 @@ This module turns two kinds of evidence into training pairs:
 - **tickets**: each resolved ticket's customer message, with the articles its agent linked
   (``article:<id>`` tags), positives and hard negatives chosen exactly as for the shipped
   model (``helpcenter.query_pairs``);
+- **the help center's own text**: sentences of its chunks as queries for the rest of their
+  chunk (``cloze``), so the model learns the operator's vocabulary;
 - **feedback** (optional): thumbs on answered chat turns, read from the service's database.
   A thumbs-down makes every chunk the answer cited a negative for the turn's query; a
   thumbs-up makes the first cited chunk a positive. The latest rating of a message counts.
@@ -30,6 +32,7 @@ from app.content.redact import redact
 from app.rag.embed import SentenceTransformerEmbedder
 from app.rag.types import Chunk
 from app.settings import Settings
+from ingest.reranker.cloze import cloze_pairs
 from ingest.reranker.data import Assembled, make_chunker, split_queries
 from ingest.reranker.helpcenter import (
     ChunkSearch,
@@ -122,13 +125,15 @@ def assemble_operator(settings: Settings, *, data: OperatorData, params: DataPar
     if data.database_url:
         ratings = read_ratings(data.database_url)
         rated, missing = feedback_pairs(ratings, {c.chunk_id: c for c in chunks})
-    pairs = ticket_pairs * params.kb_repeat + rated
-    if not pairs:
+    cloze = cloze_pairs(search, params=params, rng=rng) if params.cloze_per_chunk else []
+    pairs = ticket_pairs * params.kb_repeat + rated + cloze
+    if not ticket_pairs and not rated:
         raise ValueError(f"no training pairs: {data.tickets} has no resolved tickets that link "
                          "a published article (tag article:<id>), and there is no feedback")
     rng.shuffle(pairs)
     stats: dict[str, object] = {
-        "kind": "fine-tune", "sources": summarise(ticket_pairs) | summarise(rated),
+        "kind": "fine-tune",
+        "sources": summarise(ticket_pairs) | summarise(rated) | summarise(cloze),
         "kb_repeat": params.kb_repeat, "pairs_total": len(pairs), "articles": len(articles),
         "chunks": len(chunks), "train_queries": len(train), "dev_queries": len(dev),
         "queries_dropped_as_eval_duplicates": leaked, "feedback_chunks_missing": missing,

@@ -64,6 +64,8 @@ class DataParams:
     kb_easy_negatives: int = 2
     kb_pool: int = 40
     kb_repeat: int = 4
+    cloze_per_chunk: int = 2
+    cloze_negatives: int = 4
     margin: float = 0.05
     faq_queries: int = 5000
     faq_same_question_negatives: int = 2

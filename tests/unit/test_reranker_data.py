@@ -221,3 +221,35 @@ def test_without_vectors_faq_queries_keep_their_own_wording():
     for p in pairs:
         if p.group == "hotel:1:1":
             assert "dog" in p.query.lower()
+
+
+def one_chunk(article: str, text: str) -> Chunk:
+    return Chunk(chunk_id=f"{article}:0", article_id=article, ordinal=0, title=article,
+                 heading_path=(), text=text, url="", char_start=0, char_end=len(text),
+                 n_tokens=len(text.split()))
+
+
+def test_cloze_sentence_asks_for_the_rest_of_its_chunk(tmp_path: Path):
+    from ingest.reranker.cloze import cloze_pairs, plain, sentences
+
+    text = ("You can return any device within 45 days of delivery for a full refund. "
+            "Start the return from **Orders** in the app and print the prepaid label.\n"
+            "| Item | Days |\n"
+            "- See [the warranty article](https://help.example/ret-2) for faults and repairs.")
+    assert sentences(text) == [
+        "You can return any device within 45 days of delivery for a full refund.",
+        "Start the return from **Orders** in the app and print the prepaid label.",
+        "See [the warranty article](https://help.example/ret-2) for faults and repairs."]
+    assert plain(sentences(text)[2]) == "See the warranty article for faults and repairs."
+    found = ChunkSearch.build(
+        [one_chunk("ret-001", text), one_chunk("ret-001-de", "Rückgabe innerhalb 45 Tagen."),
+         one_chunk("bill-001", "Plus costs 4.99 dollars a month, Pro costs 9.99."),
+         one_chunk("hw-004", "A solid amber light on the hub means no internet.")],
+        HashEmbedder(), cache=tmp_path / "cache")
+    pairs = cloze_pairs(found, params=DataParams(cloze_per_chunk=1), rng=random.Random(1))
+    positive = [p for p in pairs if p.label == 1.0]
+    assert len(positive) == 1  # the only chunk with two sentences or more
+    assert positive[0].query not in positive[0].passage  # the sentence is taken out
+    assert positive[0].passage.startswith("ret-001")  # breadcrumb kept, as served
+    negatives = [p.passage for p in pairs if p.label == 0.0]
+    assert negatives and not any("Rückgabe" in n for n in negatives)  # a translation: same family
