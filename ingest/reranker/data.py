@@ -18,11 +18,13 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from app.rag.chunk import ChunkerParams, MarkdownChunker
 from app.rag.embed import HFTokenCounter, SentenceTransformerEmbedder
+from app.rag.types import SourceDocument
 from app.settings import Settings
 from ingest.reranker.cloze import cloze_pairs
 from ingest.reranker.faq import faq_pairs, load_faq, question_keys
@@ -81,27 +83,33 @@ def split_queries(queries: list[LabelledQuery], *, percent: int
     return train, dev
 
 
+def help_center_search(settings: Settings, articles: Sequence[SourceDocument], *,
+                       cache: Path) -> ChunkSearch:
+    """The articles' chunks as the service indexes them, searchable like the service."""
+    chunker = make_chunker(settings)
+    chunks = [c for doc in articles for c in chunker.chunk(doc)]
+    embedder = SentenceTransformerEmbedder(settings.embedder.model,
+                                           max_seq_length=settings.embedder.max_seq_length)
+    return ChunkSearch.build(chunks, embedder, cache=cache)
+
+
 def assemble(settings: Settings, *, params: DataParams, paths: DataPaths) -> Assembled:
     """Every training pair, the held-out development queries and the counts."""
     rng = random.Random(params.seed)
     articles = published_articles(paths.kb)
-    chunker = make_chunker(settings)
-    chunks = [c for doc in articles for c in chunker.chunk(doc)]
     known = {a.id for a in articles}
     guard = LeakageGuard(eval_questions(paths.eval_dir), threshold=params.near_duplicate)
     queries = load_questions(paths.questions) + ticket_queries(paths.tickets, known=known)
     queries, leaked = guard.filter(queries)
     train, dev = split_queries(queries, percent=params.dev_percent)
-    embedder = SentenceTransformerEmbedder(settings.embedder.model,
-                                           max_seq_length=settings.embedder.max_seq_length)
-    search = ChunkSearch.build(chunks, embedder, cache=paths.cache)
+    search = help_center_search(settings, articles, cache=paths.cache)
     kb_pairs = helpcenter_pairs(search, train, params=params, rng=rng)
     cloze = cloze_pairs(search, params=params, rng=rng) if params.cloze_per_chunk else []
     pairs = kb_pairs * params.kb_repeat + cloze
     faq: list[Pair] = []
     if paths.faq.exists():
         entries = load_faq(paths.faq)
-        keys = cached_embeddings(embedder, question_keys(entries), cache=paths.cache)
+        keys = cached_embeddings(search.embedder, question_keys(entries), cache=paths.cache)
         faq = faq_pairs(entries, params=params, rng=rng, key_vectors=keys)
         pairs += faq
     else:
@@ -111,7 +119,7 @@ def assemble(settings: Settings, *, params: DataParams, paths: DataPaths) -> Ass
         "params": asdict(params),
         "sources": summarise(kb_pairs) | summarise(cloze) | summarise(faq),
         "kb_repeat": params.kb_repeat, "pairs_total": len(pairs),
-        "articles": len(articles), "chunks": len(chunks),
+        "articles": len(articles), "chunks": len(search.chunks),
         "eval_questions_seen": len(guard), "queries_dropped_as_eval_duplicates": leaked,
         "train_queries": {s: sum(q.source == s for q in train)
                           for s in ("questions", "unanswerable", "tickets")},

@@ -29,17 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.content.redact import redact
-from app.rag.embed import SentenceTransformerEmbedder
 from app.rag.types import Chunk
 from app.settings import Settings
 from ingest.reranker.cloze import cloze_pairs
-from ingest.reranker.data import Assembled, make_chunker, split_queries
-from ingest.reranker.helpcenter import (
-    ChunkSearch,
-    helpcenter_pairs,
-    published_articles,
-    ticket_queries,
-)
+from ingest.reranker.data import Assembled, help_center_search, split_queries
+from ingest.reranker.helpcenter import helpcenter_pairs, published_articles, ticket_queries
 from ingest.reranker.records import DataParams, LeakageGuard, Pair, eval_questions, summarise
 
 logger = logging.getLogger(__name__)
@@ -111,14 +105,12 @@ def assemble_operator(settings: Settings, *, data: OperatorData, params: DataPar
     articles = published_articles(data.kb)
     if not articles:
         raise ValueError(f"no published articles under {data.kb}: point --kb at the help center")
-    chunks = [c for doc in articles for c in make_chunker(settings).chunk(doc)]
     queries = ticket_queries(data.tickets, known={a.id for a in articles})
     guard = LeakageGuard(eval_questions(data.eval_dir), threshold=params.near_duplicate)
     queries, leaked = guard.filter(queries)
     train, dev = split_queries(queries, percent=params.dev_percent)
-    embedder = SentenceTransformerEmbedder(settings.embedder.model,
-                                           max_seq_length=settings.embedder.max_seq_length)
-    search = ChunkSearch.build(chunks, embedder, cache=data.cache)
+    search = help_center_search(settings, articles, cache=data.cache)
+    chunks = search.chunks
     ticket_pairs = helpcenter_pairs(search, train, params=params, rng=rng)
     rated: list[Pair] = []
     missing = 0

@@ -1,0 +1,45 @@
+"""`python -m ingest.reranker data` over the real sample help center and a small FAQ file:
+every source makes pairs, evaluation questions never do, and the run is reproducible."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+FAQ = [
+    ("hotel:1:0", "Alpha Inn", "Is there free wifi?", "Alpha Inn has free wifi."),
+    ("hotel:1:1", "Alpha Inn", "Can I bring my dog?", "Dogs are not allowed."),
+    ("hotel:2:0", "Beta Lodge", "Do you offer internet access for guests?", "No wifi."),
+    ("hotel:2:1", "Beta Lodge", "Are pets allowed?", "Pets are welcome."),
+    ("hotel:3:0", "Gamma House", "Is there free wifi?", "Yes, in every room."),
+]
+
+
+def test_data_command_assembles_every_source(tmp_path: Path, monkeypatch, capsys) -> None:
+    from ingest.reranker.__main__ import main
+    from ingest.reranker.records import LeakageGuard, eval_questions, read_pairs
+
+    faq = tmp_path / "kb.jsonl"
+    faq.write_text("".join(json.dumps({"_id": i, "entity_name": e, "title": q, "text": a,
+                                       "domain": "hotel"}) + "\n" for i, e, q, a in FAQ))
+    monkeypatch.chdir(ROOT)  # the help center, tickets and training questions under data/
+    runs = []
+    for name in ("a", "b"):  # the second run reads the first one's embedding cache
+        work = tmp_path / "work" / name
+        assert main(["data", "--work", str(work), "--faq", str(faq)]) == 0
+        runs.append(work)
+    stats = json.loads((runs[0] / "data.json").read_text(encoding="utf-8"))
+    sources = stats["sources"]
+    assert {"questions", "tickets", "cloze", "faq"} <= set(sources)
+    assert sources["faq"]["queries"] == len(FAQ) and sources["cloze"]["queries"] > 500
+    assert stats["dev_queries"]["questions"] > 0  # a held-out share exists
+    pairs = list(read_pairs(runs[0] / "pairs.jsonl"))
+    guard = LeakageGuard(eval_questions(ROOT / "data" / "eval"))
+    assert not any(guard.leaks(p.query) for p in pairs if p.source in ("questions", "tickets"))
+    assert (runs[0] / "pairs.jsonl").read_bytes() == (runs[1] / "pairs.jsonl").read_bytes()
