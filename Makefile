@@ -61,10 +61,11 @@ train-reranker: setup ## Train the shipped reranker into data/models/support-rer
 
 KB      ?= data/kb
 TICKETS ?= data/tickets
+BASE    ?= data/models/support-reranker
 TUNED   ?= var/models/support-reranker-tuned
 finetune-reranker: setup ## Fine-tune the reranker on $(TICKETS) (+ feedback: FINETUNE_ARGS=--feedback) into $(TUNED), then compare
-	$(PY) -m ingest.reranker finetune --kb $(KB) --tickets $(TICKETS) --out $(TUNED) --work var/reranker-tuned $(FINETUNE_ARGS)
-	$(PY) -m eval.rerank_dev --set var/reranker-tuned/dev.jsonl --kb $(KB) --reranker data/models/support-reranker --compare $(TUNED) --out var/eval/finetune-compare.json
+	$(PY) -m ingest.reranker finetune --base $(BASE) --kb $(KB) --tickets $(TICKETS) --out $(TUNED) --work var/reranker-tuned $(FINETUNE_ARGS)
+	$(PY) -m eval.rerank_dev --set var/reranker-tuned/dev.jsonl --kb $(KB) --reranker $(BASE) --compare $(TUNED) --out var/eval/finetune-compare.json
 
 bench-reranker: setup ## Reranker: SciFact nDCG@10, DSTC10 and sample-set recall/MRR, latency (var/eval)
 	$(PY) -m eval.beir

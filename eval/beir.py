@@ -25,13 +25,14 @@ from eval.corpus_retrieval import (
     Corpus,
     Query,
     ScoreCache,
+    add_int8_option,
     mean,
-    model_signature,
     mrr,
     ndcg_at,
     print_table,
     recall_at,
     reranked,
+    score_signature,
 )
 
 logger = logging.getLogger("eval.beir")
@@ -68,9 +69,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reranker", default="data/models/support-reranker")
     parser.add_argument("--max-length", type=int, default=None,
                         help="cross-encoder max tokens (default: the model's own)")
-    parser.add_argument("--int8", action=argparse.BooleanOptionalAction,
-                        default=get_settings().retrieval.reranker_int8,
-                        help="int8 reranker weights, as the service loads them (default: settings)")
+    add_int8_option(parser, default=settings.retrieval.reranker_int8)
     parser.add_argument("--depths", default="20,40")
     parser.add_argument("--weights", default=f"0,{settings.retrieval.rerank_fusion_weight}")
     parser.add_argument("--threads", type=int, default=2)
@@ -107,9 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     depths = [int(d) for d in args.depths.split(",")]
     weights = [float(w) for w in args.weights.split(",")]
     model = CrossEncoderReranker(args.reranker, max_length=args.max_length, int8=args.int8)
-    cache = ScoreCache(model, signature=model_signature(args.reranker)
-                       + f"-{model.max_length}" + ("-int8" if args.int8 else ""),
-                       name="scifact")
+    cache = ScoreCache(model, signature=score_signature(args.reranker, model), name="scifact")
     started = time.perf_counter()
     probs = {q.id: cache.score(q, [r for r, _ in ranks[q.id]["hybrid"][:max(depths)]],
                                texts, ids) for q in queries}

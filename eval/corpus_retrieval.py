@@ -9,6 +9,7 @@ with another blend weight, recomputes nothing.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import logging
@@ -21,7 +22,7 @@ import numpy as np
 
 from app.rag.fusion import reciprocal_rank_fusion
 from app.rag.protocols import Embedder, Reranker
-from app.rag.rerank import blend
+from app.rag.rerank import CrossEncoderReranker, blend
 from app.rag.sparse import BM25Index, tokenize
 
 logger = logging.getLogger(__name__)
@@ -112,6 +113,19 @@ def model_signature(folder: str) -> str:
             with file.open("rb") as f:
                 h.update(f.read(1 << 20))
     return h.hexdigest()[:16]
+
+
+def add_int8_option(parser: argparse.ArgumentParser, *, default: bool) -> None:
+    """``--int8/--no-int8``: score with int8 reranker weights, as the service loads them."""
+    parser.add_argument("--int8", action=argparse.BooleanOptionalAction, default=default,
+                        help="int8 reranker weights, as the service loads them (default: "
+                             "settings)")
+
+
+def score_signature(folder: str, model: CrossEncoderReranker) -> str:
+    """What a cached score depends on: the weights, the token budget and int8 or not."""
+    return (f"{model_signature(folder)}-{model.max_length}"
+            + ("-int8" if model.int8 else ""))
 
 
 def reranked(hybrid: Sequence[tuple[int, float]], probs: np.ndarray, *, depth: int,

@@ -28,12 +28,13 @@ from eval.corpus_retrieval import (
     Corpus,
     Query,
     ScoreCache,
+    add_int8_option,
     mean,
-    model_signature,
     mrr,
     print_table,
     recall_at,
     reranked,
+    score_signature,
 )
 from ingest.reranker.faq import FaqEntry, load_faq, passage, with_entity
 from ingest.reranker.records import normalise
@@ -85,9 +86,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dataset", type=Path, default=DATASET)
     parser.add_argument("--reranker", default="data/models/support-reranker")
     parser.add_argument("--max-length", type=int, default=None)
-    parser.add_argument("--int8", action=argparse.BooleanOptionalAction,
-                        default=get_settings().retrieval.reranker_int8,
-                        help="int8 reranker weights, as the service loads them (default: settings)")
+    add_int8_option(parser, default=settings.retrieval.reranker_int8)
     parser.add_argument("--depth", type=int, default=settings.retrieval.rerank_depth)
     parser.add_argument("--weights", default=f"0,{settings.retrieval.rerank_fusion_weight}")
     parser.add_argument("--threads", type=int, default=2)
@@ -110,9 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus = Corpus(ids, texts, embedder=SentenceTransformerEmbedder())
     ranks = corpus.rankings(queries, k=50)
     model = CrossEncoderReranker(args.reranker, max_length=args.max_length, int8=args.int8)
-    cache = ScoreCache(model, signature=model_signature(args.reranker)
-                       + f"-{model.max_length}" + ("-int8" if args.int8 else ""),
-                       name="dstc10")
+    cache = ScoreCache(model, signature=score_signature(args.reranker, model), name="dstc10")
     probs = {q.id: cache.score(q, [r for r, _ in ranks[q.id]["hybrid"][:args.depth]], texts,
                                ids) for q in queries}
     cache.save()

@@ -26,12 +26,13 @@ from eval.corpus_retrieval import (
     Corpus,
     Query,
     ScoreCache,
+    add_int8_option,
     mean,
-    model_signature,
     mrr,
     print_table,
     recall_at,
     reranked,
+    score_signature,
 )
 from ingest.reranker.data import make_chunker
 from ingest.reranker.helpcenter import published_articles
@@ -62,11 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kb", type=Path, default=settings.data_dir / "kb")
     parser.add_argument("--reranker", default="data/models/support-reranker")
     parser.add_argument("--compare", default=None, help="a second reranker folder")
-    parser.add_argument("--int8", action=argparse.BooleanOptionalAction,
-                        default=get_settings().retrieval.reranker_int8,
-                        help="int8 reranker weights, as the service loads them (default: settings)")
+    add_int8_option(parser, default=settings.retrieval.reranker_int8)
     parser.add_argument("--depth", type=int, default=settings.retrieval.rerank_depth)
-    parser.add_argument("--weights", default="0,0.1,0.2,0.3,0.4,0.5")
+    parser.add_argument("--weights", default="0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8")
     parser.add_argument("--out", type=Path, default=Path("var/eval/rerank-dev.json"))
     args = parser.parse_args(argv)
     import torch
@@ -81,8 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     models = {"rerank": args.reranker} | ({"compare": args.compare} if args.compare else {})
     for label, folder in models.items():
         model = CrossEncoderReranker(folder, max_length=None, int8=args.int8)
-        cache = ScoreCache(model, signature=model_signature(folder)
-                           + ("-int8" if args.int8 else ""), name=args.set.stem)
+        cache = ScoreCache(model, signature=score_signature(folder, model), name=args.set.stem)
         probs = {q.id: cache.score(q, [r for r, _ in ranks[q.id]["hybrid"][:args.depth]],
                                    texts, ids) for q in queries}
         cache.save()

@@ -21,6 +21,7 @@ import numpy as np
 
 from app.rag.rerank import CrossEncoderReranker
 from app.settings import get_settings
+from eval.corpus_retrieval import add_int8_option
 from ingest.reranker.data import make_chunker
 from ingest.reranker.helpcenter import published_articles
 
@@ -32,9 +33,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reranker", default="data/models/support-reranker")
     parser.add_argument("--max-length", type=int, default=None)
-    parser.add_argument("--int8", action=argparse.BooleanOptionalAction,
-                        default=get_settings().retrieval.reranker_int8,
-                        help="int8 reranker weights, as the service loads them (default: settings)")
+    add_int8_option(parser, default=get_settings().retrieval.reranker_int8)
     parser.add_argument("--pairs", type=int, default=20)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)

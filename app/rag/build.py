@@ -221,8 +221,8 @@ class IndexBuilder:
         # The tokenizer's many small objects trigger collections that rescan every document
         # and chunk this build holds. Embedding creates no reference cycles worth collecting,
         # so collection pauses while it runs (measured on the sample help center: embedding
-        # in the pipeline 10% slower than the model alone with collection on, even with it
-        # off). What existed before is frozen so the next collection skips it too.
+        # in the pipeline was 10% slower than the model alone with collection on, level with
+        # it off). What existed before is frozen so the next collection skips it too.
         gc.freeze()
         was_enabled = gc.isenabled()
         gc.disable()

@@ -95,7 +95,8 @@ def standin_reranker(work: Path) -> str:
     costs: the first ``TrainParams().layers`` layers of the packaged MiniLM with a fresh
     one-output head, at ``TrainParams().max_length`` tokens. A trained model of the same shape
     (``make train-reranker``) does exactly the same arithmetic; only its scores differ, and
-    the benchmark forces every question past the answer gate, so no figure depends on them.
+    the benchmark forces every question past the answer gate, so no latency, throughput or
+    memory figure depends on them (the rerank-depth agreement columns do).
     """
     out = work / STANDIN_RERANKER
     if not (out / "config.json").exists():

@@ -61,13 +61,13 @@ def _sentence_pairs(search: ChunkSearch, row: int, sentence: str, *, families: S
                     params: DataParams, rng: random.Random) -> list[Pair]:
     chunk = search.chunks[row]
     rest = replace(chunk, text=" ".join(chunk.text.replace(sentence, " ").split()))
-    ranked, sims = search.search(plain(sentence), k=params.kb_pool)
+    query = plain(sentence)
+    ranked, sims = search.search(query, k=params.kb_pool)
     negatives = pick_negatives(ranked, doc_family=families, gold={families[row]},
                                query_sim=sims.tolist(), positive_sim=float(sims[row]),
                                margin=params.margin, hard=params.cloze_negatives, rand=1,
                                rng=rng)
     group = f"cloze:{chunk.chunk_id}:{zlib.crc32(sentence.encode('utf-8')):08x}"
-    query = plain(sentence)
     out = [Pair(query, rest.embedding_text(), 1.0, "cloze", group)]
     out += [Pair(query, search.chunks[r].embedding_text(), 0.0, "cloze", group)
             for r in negatives]

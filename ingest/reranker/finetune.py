@@ -117,11 +117,11 @@ def assemble_operator(settings: Settings, *, data: OperatorData, params: DataPar
     if data.database_url:
         ratings = read_ratings(data.database_url)
         rated, missing = feedback_pairs(ratings, {c.chunk_id: c for c in chunks})
-    cloze = cloze_pairs(search, params=params, rng=rng) if params.cloze_per_chunk else []
-    pairs = ticket_pairs * params.kb_repeat + rated + cloze
     if not ticket_pairs and not rated:
         raise ValueError(f"no training pairs: {data.tickets} has no resolved tickets that link "
                          "a published article (tag article:<id>), and there is no feedback")
+    cloze = cloze_pairs(search, params=params, rng=rng) if params.cloze_per_chunk else []
+    pairs = ticket_pairs * params.kb_repeat + rated + cloze
     rng.shuffle(pairs)
     stats: dict[str, object] = {
         "kind": "fine-tune",
