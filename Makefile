@@ -72,6 +72,10 @@ bench-reranker: setup ## Reranker: SciFact nDCG@10, DSTC10 and sample-set recall
 	$(PY) -m eval.dstc10
 	$(PY) -m eval.rerank_dev --set data/eval/sample.jsonl --out var/eval/rerank-sample.json
 	$(PY) -m eval.rerank_latency
+	@if [ -f var/reranker/dev.jsonl ]; then $(PY) -m eval.rerank_dev; fi
+
+reranker-card: setup ## Write the shipped reranker's model card from the bench-reranker reports
+	$(PY) -m eval.reranker_card
 
 bench: setup ## Latency, throughput, memory and scale benchmarks, ~30 min (BENCH_ARGS=--quick: ~2 min)
 	$(PY) -m eval.bench $(BENCH_ARGS)
@@ -83,4 +87,4 @@ lint: setup ## ruff and mypy
 clean: ## Remove built indexes and the local database (not the venv)
 	rm -rf var
 
-.PHONY: help setup ingest index run test test-all lint clean eval eval-smoke eval-baseline calibrate train-reranker finetune-reranker bench-reranker bench
+.PHONY: help setup ingest index run test test-all lint clean eval eval-smoke eval-baseline calibrate train-reranker finetune-reranker bench-reranker reranker-card bench

@@ -81,6 +81,11 @@ class RetrievalSettings(BaseModel):
         default=True,
         description="Quantise the reranker's linear layers to int8 at load (faster on a CPU).",
     )
+    reranker_focus: bool | None = Field(
+        default=None,
+        description="Fit passages longer than the token budget around the question's words "
+        "instead of cutting their end; empty: as the model was trained (its training.json).",
+    )
     rerank_fusion_weight: float = Field(
         default=0.7, ge=0, le=1,
         description="Share of the first-stage fusion score in the reranked order: "
@@ -92,18 +97,25 @@ class RetrievalSettings(BaseModel):
 class AnswerSettings(BaseModel):
     """The answer policy: when to answer, and from how much context.
 
-    The gate compares the top passage's relevance score with a threshold. With a reranker
-    the score is the cross-encoder's probability that the passage answers the question;
-    without one it is the dense cosine similarity. A lower threshold applies when both
-    retrievers found the top passage (agreement is evidence of relevance).
+    The gate compares a relevance score with a threshold: by default (``gate_score``
+    "dense") the best dense cosine similarity among the candidates, which separates
+    answerable from unanswerable questions better than the shipped reranker's probability;
+    with "rerank", the cross-encoder's probability that the top passage answers the question.
+    A lower threshold applies when both retrievers found the top passage (agreement is
+    evidence of relevance).
     Calibrate both with ``python -m eval calibrate``.
     """
 
-    min_score: float = Field(default=0.5, description="Answer when the top score reaches this.")
+    gate_score: Literal["dense", "rerank"] = Field(
+        default="dense",
+        description="The score the gate thresholds: dense cosine similarity (min_score "
+        "bars: dense_*), or the reranker's probability (min_score bars) when one is loaded.",
+    )
+    min_score: float = Field(default=0.5, description="Gate on the reranker probability.")
     min_score_agreement: float = Field(
         default=0.35, description="Lower bar when dense and BM25 both found the top passage."
     )
-    dense_min_score: float = Field(default=0.55, description="Gate without a reranker.")
+    dense_min_score: float = Field(default=0.55, description="Gate on dense cosine similarity.")
     dense_min_score_agreement: float = 0.45
     max_passages: int = Field(default=5, ge=1, le=20)
     passage_ratio: float = Field(

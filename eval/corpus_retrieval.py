@@ -123,9 +123,9 @@ def add_int8_option(parser: argparse.ArgumentParser, *, default: bool) -> None:
 
 
 def score_signature(folder: str, model: CrossEncoderReranker) -> str:
-    """What a cached score depends on: the weights, the token budget and int8 or not."""
+    """What a cached score depends on: the weights, the token budget, int8 and focusing."""
     return (f"{model_signature(folder)}-{model.max_length}"
-            + ("-int8" if model.int8 else ""))
+            + ("-int8" if model.int8 else "") + ("-focus" if model.focus else ""))
 
 
 def reranked(hybrid: Sequence[tuple[int, float]], probs: np.ndarray, *, depth: int,

@@ -65,7 +65,8 @@ class Pipeline:
     @property
     def gate_kind(self) -> str:
         """Which score the answer gate reads: the reranker's, or dense cosine similarity."""
-        return "rerank" if self.service.reranker is not None else "dense"
+        reranked = self.service.reranker is not None
+        return "rerank" if reranked and self.service.policy.score == "rerank" else "dense"
 
     def close(self) -> None:
         self.index.close()

@@ -33,8 +33,14 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class GatePolicy:
-    """Thresholds of the answer gate (see ``AnswerSettings`` for their meaning)."""
+    """Thresholds of the answer gate (see ``AnswerSettings`` for their meaning).
 
+    ``score`` names the signal the gate reads: ``"rerank"`` (the cross-encoder's probability
+    of the top reranked passage; dense similarity when nothing was reranked) or ``"dense"``
+    (the best dense cosine similarity among the candidates, reranked or not).
+    """
+
+    score: str = "rerank"
     min_score: float = 0.5
     min_score_agreement: float = 0.35
     dense_min_score: float = 0.55
@@ -147,7 +153,7 @@ class AnswerService:
             return 0.0, False, Fallback("no_context", ())
         top = candidates[0]
         agreement = _retrievers_agree(candidates)
-        if "rerank" in top.scores:
+        if self.policy.score == "rerank" and "rerank" in top.scores:
             score, bar, bar_agree = top.scores["rerank"], p.min_score, p.min_score_agreement
         else:
             score = max(c.scores.get("dense", 0.0) for c in candidates)

@@ -93,7 +93,8 @@ def make_reranker(settings: Settings) -> Reranker | None:
         logger.warning("no cross-encoder reranker configured: the answer gate uses dense scores")
         return None
     return CrossEncoderReranker(path, max_length=settings.retrieval.reranker_max_length,
-                                int8=settings.retrieval.reranker_int8)
+                                int8=settings.retrieval.reranker_int8,
+                                focus=settings.retrieval.reranker_focus)
 
 
 def make_generator(settings: Settings) -> Generator:
@@ -114,8 +115,8 @@ def gate_policy(settings: Settings) -> GatePolicy:
         dense_min_score = float(calibrated.get("dense_min_score", dense_min_score))
         logger.info("answer thresholds %.3f (reranker) and %.3f (dense) from %s",
                     min_score, dense_min_score, a.threshold_file)
-    return GatePolicy(min_score=min_score, min_score_agreement=min(a.min_score_agreement,
-                                                                    min_score),
+    return GatePolicy(score=a.gate_score, min_score=min_score,
+                      min_score_agreement=min(a.min_score_agreement, min_score),
                       dense_min_score=dense_min_score,
                       dense_min_score_agreement=min(a.dense_min_score_agreement,
                                                     dense_min_score),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -30,7 +30,7 @@ class CrossEncoderReranker:
     """A sentence-transformers ``CrossEncoder`` with one output, scores in [0, 1]."""
 
     def __init__(self, model: str, *, max_length: int | None = 256,
-                 batch_size: int = 32, int8: bool = False) -> None:
+                 batch_size: int = 32, int8: bool = False, focus: bool | None = None) -> None:
         """Load a CrossEncoder folder or id.
 
         Args:
@@ -40,6 +40,10 @@ class CrossEncoderReranker:
             int8: Quantise the linear layers' weights to 8-bit integers at load (dynamic
                 quantisation: activations stay float). Faster on a CPU; scores move slightly,
                 so calibrate the answer gate with the same setting.
+            focus: Fit a passage longer than the token budget by keeping its first line and
+                sentence and then the sentences that share most words with the question,
+                instead of cutting its end off (see ``focused``). None: as the model was
+                trained (``focus`` in its ``training.json``; off when there is none).
         """
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import CrossEncoder
@@ -49,15 +53,75 @@ class CrossEncoderReranker:
         self.max_length = int(getattr(self._model, "max_seq_length", None) or 0)
         self.batch_size = batch_size
         self.int8 = int8
+        self.focus = trained_with_focus(model) if focus is None else focus
         if int8:
             self._model = _quantised(self._model)
 
     def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
         if not passages:
             return np.zeros(0, dtype=np.float32)
+        if self.focus and self.max_length:
+            passages = [focused(query, p, count=self._count, budget=self.max_length)
+                        for p in passages]
         scores = self._model.predict([(query, p) for p in passages], batch_size=self.batch_size,
                                      show_progress_bar=False, convert_to_numpy=True)
         return np.asarray(scores, dtype=np.float32).reshape(-1)
+
+
+    def _count(self, texts: list[str]) -> list[int]:
+        encoded = self._model.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+
+def trained_with_focus(model: str) -> bool:
+    """Whether a model folder's ``training.json`` says it was trained on focused passages."""
+    import json
+    from pathlib import Path
+
+    record = Path(model) / "training.json"
+    if not record.is_file():
+        return False
+    return bool(json.loads(record.read_text(encoding="utf-8")).get("params", {}).get("focus"))
+
+
+def focused(query: str, passage: str, *, count: Callable[[list[str]], list[int]],
+            budget: int) -> str:
+    """``passage`` fitted to what a ``budget``-token (question, passage) pair leaves it.
+
+    A passage that fits is returned unchanged. A longer one keeps its first line (the
+    breadcrumb) and first sentence, then adds the sentences that share the most distinct
+    question words (stemmed, stop words left out), best first, while they fit; they are
+    joined in their original order. With no shared word the passage is returned unchanged
+    (the model's tokenizer then cuts its end, as without focusing).
+
+    Args:
+        query: The question.
+        passage: The candidate's text (breadcrumb line, then the body).
+        count: Token counts of texts, without special tokens.
+        budget: Tokens per pair, special tokens included.
+    """
+    from app.rag.citations import split_sentences
+    from app.rag.sparse import tokenize
+
+    question, whole = count([query, passage])
+    room = budget - question - 3  # [CLS] question [SEP] passage [SEP]
+    head, _, body = passage.partition("\n")
+    units = [head, *split_sentences(body)]
+    if whole <= room or len(units) <= 2:
+        return passage
+    sizes = count(units)
+    terms = set(tokenize(query))
+    shared = [len(terms & set(tokenize(u))) for u in units]
+    if not any(shared[2:]):
+        return passage
+    keep, used = {0, 1}, sizes[0] + sizes[1] + 2
+    for i in sorted(range(2, len(units)), key=lambda i: (-shared[i], i)):
+        if shared[i] == 0:
+            break
+        if used + sizes[i] + 1 <= room:
+            keep.add(i)
+            used += sizes[i] + 1
+    return units[0] + "\n" + " ".join(units[i] for i in sorted(keep) if i)
 
 
 def _quantised(model: Any) -> Any:

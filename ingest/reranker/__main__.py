@@ -52,6 +52,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         f"{FINETUNE_LR} (finetune)")
     parser.add_argument("--max-pairs", type=int, default=0, help="train on the first n pairs")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--focus", action=argparse.BooleanOptionalAction,
+                        default=TrainParams().focus,
+                        help="fit long passages around the question's words, as the service "
+                        "does for a model trained this way")
     tune = parser.add_argument_group("finetune")
     tune.add_argument("--base", type=Path, default=SHIPPED, help="the model to start from")
     tune.add_argument("--kb", type=Path, default=Path("data/kb"), help="the help center")
@@ -86,7 +90,8 @@ def finetune(args: argparse.Namespace) -> int:
     params = TrainParams(layers=int(base_params.get("layers", args.layers)),
                          max_length=int(base_params.get("max_length", args.max_length)),
                          epochs=args.epochs, learning_rate=args.learning_rate or FINETUNE_LR,
-                         seed=args.seed, max_pairs=args.max_pairs)
+                         seed=args.seed, max_pairs=args.max_pairs,
+                         focus=bool(base_params.get("focus", args.focus)))
     out = train(result.pairs, out=args.out, params=params, data_stats=result.stats,
                 init=str(args.base))
     print(json.dumps({k: v for k, v in out.items() if k != "data"}, indent=2))
@@ -110,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     params = TrainParams(layers=args.layers, max_length=args.max_length, epochs=args.epochs,
                          learning_rate=args.learning_rate or TrainParams().learning_rate,
-                         seed=args.seed, max_pairs=args.max_pairs)
+                         seed=args.seed, max_pairs=args.max_pairs, focus=args.focus)
     record = train(result.pairs, out=args.out, params=params, data_stats=result.stats)
     print(json.dumps({k: v for k, v in record.items() if k != "data"}, indent=2))
     return 0

@@ -44,6 +44,7 @@ class TrainParams:
     seed: int = 13
     threads: int = 2
     max_pairs: int = 0  # 0: all pairs; else the first n (smoke runs)
+    focus: bool = False  # fit long passages around the question's words, as the service can
 
 
 def length_buckets(lengths: Sequence[int], *, batch_size: int, seed: int,
@@ -126,6 +127,18 @@ def make_model(params: TrainParams) -> CrossEncoder:
     return CrossEncoder(modules=[encoder, Pooling(width, "mean"), head], device="cpu")
 
 
+def focused_passages(model: CrossEncoder, pairs: Sequence[Pair], *, budget: int) -> list[str]:
+    """The pairs' passages fitted to ``budget`` tokens as the service fits them (``focused``)."""
+    from app.rag.rerank import focused
+
+    tokenizer = model.tokenizer
+
+    def count(texts: list[str]) -> list[int]:
+        return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+    return [focused(p.query, p.passage, count=count, budget=budget) for p in pairs]
+
+
 def train(pairs: Sequence[Pair], *, out: Path, params: TrainParams,
           data_stats: dict[str, object] | None = None,
           init: str | None = None) -> dict[str, object]:
@@ -152,8 +165,10 @@ def train(pairs: Sequence[Pair], *, out: Path, params: TrainParams,
     set_seed(params.seed)
     used = list(pairs[: params.max_pairs] if params.max_pairs else pairs)
     model = load_model(init, params) if init else make_model(params)
-    data = Dataset.from_dict({"query": [p.query for p in used],
-                              "passage": [p.passage for p in used],
+    passages = [p.passage for p in used]
+    if params.focus:
+        passages = focused_passages(model, used, budget=params.max_length)
+    data = Dataset.from_dict({"query": [p.query for p in used], "passage": passages,
                               "label": [float(p.label) for p in used]})
     args = CrossEncoderTrainingArguments(
         output_dir=str(out.parent / f".{out.name}-run"), num_train_epochs=params.epochs,

@@ -74,3 +74,27 @@ def test_the_model_card_and_training_record_are_shipped():
     assert (SHIPPED / "model.safetensors").stat().st_size < 100 * 1024 * 1024
     card = (SHIPPED / "README.md").read_text(encoding="utf-8")
     assert "SciFact" in card and "DSTC10" in card
+
+
+def test_the_served_app_reranks_with_the_shipped_model_by_default(shipped, tmp_path, embedder,
+                                                                  monkeypatch):
+    """The real app, started as `make run` starts it, over HTTP: no reranker setting at all."""
+    import httpx
+
+    from app.main import create_app
+    from tests.public_helpers import index_fixture_kb, make_keys, widget_headers
+    from tests.servers import serve
+
+    monkeypatch.chdir(ROOT)  # the shipped model is found relative to the working directory
+    settings, engine = index_fixture_kb(tmp_path, embedder)
+    served = settings.model_copy(update={
+        "retrieval": settings.retrieval.model_copy(update={"reranker": ""})})
+    keys = make_keys(engine)
+    with serve(create_app(served)) as url:
+        r = httpx.post(f"{url}/v1/chat", headers=widget_headers(keys), timeout=60,
+                       json={"message": "how many days do I have to return a device?"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["rerank_depth"] > 0 and body["timings_ms"]["rerank"] > 0
+    assert body["fallback"] is None and body["citations"]
+    assert "t-returns" in {c["article_id"] for c in body["citations"]}

