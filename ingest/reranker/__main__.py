@@ -52,6 +52,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         f"{FINETUNE_LR} (finetune)")
     parser.add_argument("--max-pairs", type=int, default=0, help="train on the first n pairs")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--pos-weight", type=float, default=TrainParams().pos_weight,
+                        help="weight of a positive pair's loss against a negative's "
+                        "(above 1: missing a right passage costs more than admitting a wrong one)")
     parser.add_argument("--focus", action=argparse.BooleanOptionalAction,
                         default=TrainParams().focus,
                         help="fit long passages around the question's words, as the service "
@@ -115,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     params = TrainParams(layers=args.layers, max_length=args.max_length, epochs=args.epochs,
                          learning_rate=args.learning_rate or TrainParams().learning_rate,
-                         seed=args.seed, max_pairs=args.max_pairs, focus=args.focus)
+                         seed=args.seed, max_pairs=args.max_pairs, focus=args.focus,
+                         pos_weight=args.pos_weight)
     record = train(result.pairs, out=args.out, params=params, data_stats=result.stats)
     print(json.dumps({k: v for k, v in record.items() if k != "data"}, indent=2))
     return 0

@@ -45,6 +45,7 @@ class TrainParams:
     threads: int = 2
     max_pairs: int = 0  # 0: all pairs; else the first n (smoke runs)
     focus: bool = False  # fit long passages around the question's words, as the service can
+    pos_weight: float = 1.0  # weight of a positive pair's loss against a negative's
 
 
 def length_buckets(lengths: Sequence[int], *, batch_size: int, seed: int,
@@ -179,7 +180,8 @@ def train(pairs: Sequence[Pair], *, out: Path, params: TrainParams,
         batch_sampler=_bucket_sampler)
     started = time.perf_counter()
     trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=data,
-                                  loss=BinaryCrossEntropyLoss(model))
+                                  loss=BinaryCrossEntropyLoss(
+                                      model, pos_weight=torch.tensor(params.pos_weight)))
     result = trainer.train()
     seconds = time.perf_counter() - started
     out.mkdir(parents=True, exist_ok=True)
