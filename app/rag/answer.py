@@ -40,7 +40,7 @@ class GatePolicy:
     (the best dense cosine similarity among the candidates, reranked or not).
     """
 
-    score: str = "rerank"
+    score: str = "dense"
     min_score: float = 0.5
     min_score_agreement: float = 0.35
     dense_min_score: float = 0.55

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from app.rag.rerank import BudgetedReranker, CrossEncoderReranker
+from app.rag.rerank import BudgetedReranker, CrossEncoderReranker, focused
 from app.rag.types import Candidate, Chunk
 from tests.fakes import OverlapReranker
 
@@ -87,3 +87,22 @@ def test_the_benchmark_stand_in_has_the_default_shape_and_is_built_once(tmp_path
     reranker = CrossEncoderReranker(path, max_length=None, int8=True)
     assert reranker.max_length == TrainParams().max_length
     assert reranker.score("q", ["a passage", "another"]).shape == (2,)
+
+
+def test_focusing_fits_long_passages_with_the_model_tokenizer_in_serving_and_training(
+        tiny_cross_encoder):
+    from ingest.reranker.records import Pair
+    from ingest.reranker.train import focused_passages
+
+    filler = " ".join(f"Step {i} of the setup keeps the box closed." for i in range(30))
+    long = f"Returns > Prepare the device\nPack the device first. {filler} " \
+           "Take the microSD card out of the camera before you send it back."
+    reranker = CrossEncoderReranker(tiny_cross_encoder, max_length=64, focus=True)
+    assert reranker.focus and not CrossEncoderReranker(tiny_cross_encoder).focus
+    question = "should I leave the microSD card in the camera"
+    fitted = focused(question, long, count=reranker._count, budget=64)
+    assert "microSD card out of the camera" in fitted and len(fitted) < len(long) / 3
+    assert reranker.score(question, [long]).shape == (1,)
+    pair = Pair(question, long, 1.0, "questions", "q1")
+    trained = focused_passages(reranker._model, [pair], budget=64)
+    assert trained == [fitted]
