@@ -29,6 +29,7 @@ REPORTS = {
     "latency": "rerank-latency.json",
 }
 REQUIRED = ("scifact", "dstc10", "sample", "latency")
+LABELS = {"mrr": "MRR", "recall@5": "recall@5", "ndcg@10": "nDCG@10"}
 
 
 def _same_model(a: str, b: str) -> bool:
@@ -78,9 +79,6 @@ def _against(base: Mapping[str, float], served: Mapping[str, float],
     """"Served configuration against hybrid: MRR +0.01 (meets), ..." for ``metrics``."""
     parts = [f"{LABELS[m]} {verdict(base[m], served[m], tolerance=tolerance)}" for m in metrics]
     return "Served configuration against hybrid: " + ", ".join(parts) + "."
-
-
-LABELS = {"mrr": "MRR", "recall@5": "recall@5", "ndcg@10": "nDCG@10"}
 
 
 def render(model: Path, record: Mapping[str, Any], reports: Mapping[str, Mapping[str, Any]],

@@ -11,16 +11,20 @@ kept in ``scores["rerank"]`` for the answer gate; the blend is the candidate's `
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from app.rag.citations import split_sentences
 from app.rag.protocols import Reranker
+from app.rag.sparse import tokenize
 from app.rag.types import Candidate
 
 logger = logging.getLogger(__name__)
@@ -54,6 +58,7 @@ class CrossEncoderReranker:
         self.batch_size = batch_size
         self.int8 = int8
         self.focus = trained_with_focus(model) if focus is None else focus
+        self._count = token_counter(self._model.tokenizer)
         if int8:
             self._model = _quantised(self._model)
 
@@ -68,16 +73,16 @@ class CrossEncoderReranker:
         return np.asarray(scores, dtype=np.float32).reshape(-1)
 
 
-    def _count(self, texts: list[str]) -> list[int]:
-        encoded = self._model.tokenizer(texts, add_special_tokens=False)["input_ids"]
-        return [len(ids) for ids in encoded]
+def token_counter(tokenizer: Any) -> Callable[[list[str]], list[int]]:
+    """Token counts of texts under ``tokenizer``, without special tokens (for ``focused``)."""
+    def count(texts: list[str]) -> list[int]:
+        return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+    return count
 
 
 def trained_with_focus(model: str) -> bool:
     """Whether a model folder's ``training.json`` says it was trained on focused passages."""
-    import json
-    from pathlib import Path
-
     record = Path(model) / "training.json"
     if not record.is_file():
         return False
@@ -100,9 +105,6 @@ def focused(query: str, passage: str, *, count: Callable[[list[str]], list[int]]
         count: Token counts of texts, without special tokens.
         budget: Tokens per pair, special tokens included.
     """
-    from app.rag.citations import split_sentences
-    from app.rag.sparse import tokenize
-
     question, whole = count([query, passage])
     room = budget - question - 3  # [CLS] question [SEP] passage [SEP]
     head, _, body = passage.partition("\n")

@@ -130,13 +130,9 @@ def make_model(params: TrainParams) -> CrossEncoder:
 
 def focused_passages(model: CrossEncoder, pairs: Sequence[Pair], *, budget: int) -> list[str]:
     """The pairs' passages fitted to ``budget`` tokens as the service fits them (``focused``)."""
-    from app.rag.rerank import focused
+    from app.rag.rerank import focused, token_counter
 
-    tokenizer = model.tokenizer
-
-    def count(texts: list[str]) -> list[int]:
-        return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
-
+    count = token_counter(model.tokenizer)
     return [focused(p.query, p.passage, count=count, budget=budget) for p in pairs]
 
 
