@@ -47,7 +47,7 @@ DATASET = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "dstc10-
 def entity_patterns(entries: Sequence[FaqEntry]) -> list[tuple[str, re.Pattern[str]]]:
     """Named entities (hotels, restaurants, attractions), longest name first."""
     names = sorted({e.entity for e in entries if e.entity not in ("train", "taxi")},
-                   key=lambda n: -len(normalise(n)))
+                   key=lambda n: (-len(normalise(n)), n))
     return [(n, re.compile(rf"\b{re.escape(normalise(n))}\b")) for n in names
             if len(normalise(n)) >= 4]
 
