@@ -79,7 +79,11 @@ class Corpus:
 
 
 class ScoreCache:
-    """Cross-encoder probabilities per (query, document), kept in one JSON file per model."""
+    """Cross-encoder probabilities per (query text, document), one JSON file per model.
+
+    Keyed by the query's text, not its id, so a change in how a query is written (an entity
+    prefix, say) is scored afresh instead of reusing a score of the old text.
+    """
 
     def __init__(self, reranker: Reranker, *, signature: str, name: str,
                  cache: Path = CACHE) -> None:
@@ -90,12 +94,12 @@ class ScoreCache:
 
     def score(self, query: Query, rows: Sequence[int], texts: Sequence[str],
               ids: Sequence[str]) -> np.ndarray:
-        missing = [r for r in rows if f"{query.id}\x1f{ids[r]}" not in self.scores]
+        missing = [r for r in rows if f"{query.text}\x1f{ids[r]}" not in self.scores]
         if missing:
             fresh = self.reranker.score(query.text, [texts[r] for r in missing])
             for r, s in zip(missing, fresh, strict=True):
-                self.scores[f"{query.id}\x1f{ids[r]}"] = float(s)
-        return np.array([self.scores[f"{query.id}\x1f{ids[r]}"] for r in rows])
+                self.scores[f"{query.text}\x1f{ids[r]}"] = float(s)
+        return np.array([self.scores[f"{query.text}\x1f{ids[r]}"] for r in rows])
 
     def save(self) -> None:
         self.file.parent.mkdir(parents=True, exist_ok=True)
