@@ -72,7 +72,7 @@ bench-reranker: setup ## Reranker: SciFact nDCG@10, DSTC10 and sample-set recall
 	$(PY) -m eval.dstc10
 	$(PY) -m eval.rerank_dev --set data/eval/sample.jsonl --out var/eval/rerank-sample.json
 	$(PY) -m eval.rerank_latency
-	@if [ -f var/reranker/dev.jsonl ]; then $(PY) -m eval.rerank_dev; fi
+	@if [ -s var/reranker/dev.jsonl ]; then $(PY) -m eval.rerank_dev; fi
 
 reranker-card: setup ## Write the shipped reranker's model card from the bench-reranker reports
 	$(PY) -m eval.reranker_card

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from app.settings import get_settings
+from ingest.reranker.records import DataParams
 
 REPORTS = {
     "scifact": "beir-scifact.json",
@@ -79,6 +80,25 @@ def _against(base: Mapping[str, float], served: Mapping[str, float],
     """"Served configuration against hybrid: MRR +0.01 (meets), ..." for ``metrics``."""
     parts = [f"{LABELS[m]} {verdict(base[m], served[m], tolerance=tolerance)}" for m in metrics]
     return "Served configuration against hybrid: " + ", ".join(parts) + "."
+
+
+def held_out(data: Mapping[str, Any]) -> int:
+    """How many help-center queries the model was *not* trained on (its development set)."""
+    return int(sum(data.get("dev_queries", {}).values()))
+
+
+def held_out_line(data: Mapping[str, Any]) -> str:
+    n = held_out(data)
+    if n:
+        return (f"- {n} help-center training queries are held out as a development set "
+                "(`var/reranker/dev.jsonl`); the blend weight was chosen on it, never on an "
+                "evaluation set;")
+    share = DataParams().dev_percent
+    return (f"- the training settings and the blend weight were chosen with {share}% of the "
+            "help-center queries held out (`python -m ingest.reranker data` writes them to "
+            "`var/reranker/dev.jsonl`), never on an evaluation set; this model was then trained "
+            "with the same settings on every query (`--dev-percent 0`), so it has no "
+            "development figures of its own;")
 
 
 def render(model: Path, record: Mapping[str, Any], reports: Mapping[str, Mapping[str, Any]],
@@ -142,9 +162,7 @@ def render(model: Path, record: Mapping[str, Any], reports: Mapping[str, Mapping
         f"- every training query is compared with the {data.get('eval_questions_seen', 0)} "
         "evaluation questions in `data/eval/`; near-duplicates are dropped "
         f"({data.get('queries_dropped_as_eval_duplicates', 0)} were);",
-        f"- {sum(data.get('dev_queries', {}).values())} help-center training queries are held "
-        "out as a development set (`var/reranker/dev.jsonl`); the blend weight was chosen on "
-        "it, never on an evaluation set;",
+        held_out_line(data),
         "- DSTC10 training uses only the FAQ knowledge base; the spoken validation turns are "
         "evaluation only;",
         "- SciFact (CC BY-NC) is evaluation only and never in the repository.",
@@ -192,7 +210,7 @@ def render(model: Path, record: Mapping[str, Any], reports: Mapping[str, Mapping
     sample_served = sample["results"].get(f"rerank w={weight}", {})
     if sample_served:
         lines += ["", _against(sample["results"]["hybrid"], sample_served, ["mrr", "recall@5"])]
-    if "dev" in reports:
+    if "dev" in reports and held_out(data):
         dev = reports["dev"]
         lines += ["", f"### Held-out training queries ({dev['queries']} questions; the blend "
                   "weight was chosen here)", "", "`python -m eval.rerank_dev`", ""]

@@ -74,3 +74,23 @@ def test_a_report_of_another_model_or_a_missing_one_is_refused(tmp_path, capsys)
     (model / "training.json").write_text(json.dumps(RECORD))
     assert main(["--model", str(model), "--reports", str(reports)]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_a_model_trained_on_every_query_prints_no_development_figures(tmp_path):
+    model, reports = tmp_path / "model", tmp_path / "reports"
+    model.mkdir()
+    record = {**RECORD, "data": {**RECORD["data"], "dev_queries": {"questions": 0}}}
+    (model / "training.json").write_text(json.dumps(record))
+    write_reports(reports, model)
+    dev = {"rerankers": {"rerank": str(model)}, "queries": 83,
+           "results": {"hybrid": {"recall@1": 0.5, "recall@5": 0.8, "mrr": 0.7}}}
+    (reports / "rerank-dev.json").write_text(json.dumps(dev))
+    assert main(["--model", str(model), "--reports", str(reports)]) == 0
+    card = (model / "README.md").read_text()
+    assert "Held-out training queries" not in card  # it was trained on them
+    assert "--dev-percent 0" in card and "15% of the help-center queries held out" in card
+
+    (model / "training.json").write_text(json.dumps(RECORD))
+    assert main(["--model", str(model), "--reports", str(reports)]) == 0
+    card = (model / "README.md").read_text()
+    assert "Held-out training queries (83 questions" in card and "70 help-center" in card

@@ -10,6 +10,7 @@ import pytest
 
 from app.rag.rerank import blend
 from app.rag.types import Chunk
+from ingest.reranker.data import split_queries
 from ingest.reranker.faq import FaqEntry, faq_pairs, passage, with_entity
 from ingest.reranker.helpcenter import ChunkSearch, query_pairs
 from ingest.reranker.records import (
@@ -146,6 +147,14 @@ def test_dev_split_is_stable_and_close_to_the_asked_share():
     dev = [i for i in ids if is_dev(i, percent=15)]
     assert dev == [i for i in ids if is_dev(i, percent=15)]
     assert 0.11 < len(dev) / len(ids) < 0.19
+
+
+def test_dev_percent_zero_trains_on_every_query_and_holds_none_out():
+    queries = [LabelledQuery(f"q{i}", f"question {i}", ("a",), "questions") for i in range(200)]
+    train, dev = split_queries(queries, percent=0)
+    assert (train, dev) == (queries, [])
+    train, dev = split_queries(queries, percent=15)
+    assert sorted(q.id for q in train + dev) == sorted(q.id for q in queries) and dev
 
 
 def test_summary_counts_pairs_positives_and_queries_per_source(search):
