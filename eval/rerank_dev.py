@@ -71,10 +71,14 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(2)
+    queries = load_set(args.set)
+    if not queries:
+        print(f"error: {args.set} holds no answerable question (a model trained with "
+              "--dev-percent 0 has no development set)", file=sys.stderr)
+        return 2
     chunks = [c for d in published_articles(args.kb) for c in make_chunker(settings).chunk(d)]
     article_of = {c.chunk_id: c.article_id for c in chunks}
     ids, texts = [c.chunk_id for c in chunks], [c.embedding_text() for c in chunks]
-    queries = load_set(args.set)
     ranks = Corpus(ids, texts, embedder=SentenceTransformerEmbedder()).rankings(queries)
     systems = {"hybrid": {q.id: [ids[r] for r, _ in ranks[q.id]["hybrid"]] for q in queries}}
     models = {"rerank": args.reranker} | ({"compare": args.compare} if args.compare else {})

@@ -94,3 +94,13 @@ def test_a_model_trained_on_every_query_prints_no_development_figures(tmp_path):
     assert main(["--model", str(model), "--reports", str(reports)]) == 0
     card = (model / "README.md").read_text()
     assert "Held-out training queries (83 questions" in card and "70 help-center" in card
+
+
+def test_rerank_dev_refuses_an_empty_development_set(tmp_path, capsys):
+    from eval.rerank_dev import main as rerank_dev
+
+    empty = tmp_path / "dev.jsonl"
+    empty.write_text('{"id": "u1", "question": "anything?", "article_ids": []}\n')
+    assert rerank_dev(["--set", str(empty), "--out", str(tmp_path / "out.json")]) == 2
+    assert "no answerable question" in capsys.readouterr().err
+    assert not (tmp_path / "out.json").exists()
