@@ -23,8 +23,9 @@ from pathlib import Path
 
 from app.settings import get_settings
 from ingest.reranker.data import DataPaths, assemble, save
+from ingest.reranker.distil import soft_labels
 from ingest.reranker.finetune import OperatorData, assemble_operator
-from ingest.reranker.records import DataParams
+from ingest.reranker.records import DataParams, Pair
 from ingest.reranker.train import TrainParams, train
 
 SHIPPED = Path("data/models/support-reranker")
@@ -58,6 +59,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pos-weight", type=float, default=TrainParams().pos_weight,
                         help="weight of a positive pair's loss against a negative's "
                         "(above 1: missing a right passage costs more than admitting a wrong one)")
+    parser.add_argument("--teacher", default=None,
+                        help="a larger reranker folder whose probabilities are mixed into the "
+                        "labels (distillation)")
+    parser.add_argument("--teacher-weight", type=float, default=0.5,
+                        help="share of the teacher's probability in each label (default 0.5)")
     parser.add_argument("--focus", action=argparse.BooleanOptionalAction,
                         default=TrainParams().focus,
                         help="fit long passages around the question's words, as the service "
@@ -106,6 +112,18 @@ def finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def distil(pairs: list[Pair], args: argparse.Namespace) -> list[Pair]:
+    """The pairs with the teacher's probabilities mixed into their labels."""
+    import torch
+
+    from app.rag.rerank import CrossEncoderReranker
+
+    torch.set_num_threads(2)
+    teacher = CrossEncoderReranker(args.teacher, max_length=None, batch_size=64, int8=True)
+    logger.info("scoring %d pairs with the teacher %s", len(pairs), args.teacher)
+    return soft_labels(pairs, teacher, weight=args.teacher_weight)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
@@ -120,11 +138,15 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(result.stats, indent=2))
     if args.command == "data":
         return 0
+    pairs = result.pairs[: args.max_pairs] if args.max_pairs else result.pairs
+    if args.teacher:
+        pairs = distil(pairs, args)
+        result.stats["teacher"] = {"folder": args.teacher, "weight": args.teacher_weight}
     params = TrainParams(layers=args.layers, max_length=args.max_length, epochs=args.epochs,
                          learning_rate=args.learning_rate or TrainParams().learning_rate,
                          seed=args.seed, max_pairs=args.max_pairs, focus=args.focus,
                          pos_weight=args.pos_weight)
-    record = train(result.pairs, out=args.out, params=params, data_stats=result.stats)
+    record = train(pairs, out=args.out, params=params, data_stats=result.stats)
     print(json.dumps({k: v for k, v in record.items() if k != "data"}, indent=2))
     return 0
 

@@ -43,3 +43,21 @@ def test_data_command_assembles_every_source(tmp_path: Path, monkeypatch, capsys
     guard = LeakageGuard(eval_questions(ROOT / "data" / "eval"))
     assert not any(guard.leaks(p.query) for p in pairs if p.source in ("questions", "tickets"))
     assert (runs[0] / "pairs.jsonl").read_bytes() == (runs[1] / "pairs.jsonl").read_bytes()
+
+
+@pytest.mark.slow  # assembles every source over the whole help center first (minutes)
+def test_train_command_distils_from_a_teacher_on_a_few_pairs(tmp_path: Path, monkeypatch) -> None:
+    from ingest.reranker.__main__ import main
+
+    faq = tmp_path / "kb.jsonl"
+    faq.write_text("".join(json.dumps({"_id": i, "entity_name": e, "title": q, "text": a,
+                                       "domain": "hotel"}) + "\n" for i, e, q, a in FAQ))
+    monkeypatch.chdir(ROOT)
+    teacher = ROOT / "data" / "models" / "support-reranker"
+    out = tmp_path / "student"
+    assert main(["train", "--work", str(tmp_path / "work"), "--out", str(out), "--faq", str(faq),
+                 "--max-pairs", "64", "--layers", "1", "--max-length", "48",
+                 "--teacher", str(teacher), "--teacher-weight", "0.5"]) == 0
+    record = json.loads((out / "training.json").read_text(encoding="utf-8"))
+    assert record["pairs"] == 64 and record["params"]["layers"] == 1
+    assert record["data"]["teacher"] == {"folder": str(teacher), "weight": 0.5}
