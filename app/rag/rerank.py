@@ -63,12 +63,16 @@ class CrossEncoderReranker:
             self._model = _quantised(self._model)
 
     def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
-        if not passages:
+        return self.score_pairs([(query, p) for p in passages])
+
+    def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Scores of (question, passage) pairs of any questions, batched together."""
+        if not pairs:
             return np.zeros(0, dtype=np.float32)
         if self.focus and self.max_length:
-            passages = [focused(query, p, count=self._count, budget=self.max_length)
-                        for p in passages]
-        scores = self._model.predict([(query, p) for p in passages], batch_size=self.batch_size,
+            pairs = [(q, focused(q, p, count=self._count, budget=self.max_length))
+                     for q, p in pairs]
+        scores = self._model.predict(list(pairs), batch_size=self.batch_size,
                                      show_progress_bar=False, convert_to_numpy=True)
         return np.asarray(scores, dtype=np.float32).reshape(-1)
 

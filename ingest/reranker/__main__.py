@@ -121,7 +121,7 @@ def distil(pairs: list[Pair], args: argparse.Namespace) -> list[Pair]:
     torch.set_num_threads(2)
     teacher = CrossEncoderReranker(args.teacher, max_length=None, batch_size=64, int8=True)
     logger.info("scoring %d pairs with the teacher %s", len(pairs), args.teacher)
-    return soft_labels(pairs, teacher, weight=args.teacher_weight)
+    return soft_labels(pairs, teacher.score_pairs, weight=args.teacher_weight)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,31 +9,36 @@ is too slow to serve on a CPU. Its probabilities on the training pairs carry wha
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from app.rag.protocols import Reranker
+import numpy as np
+
 from ingest.reranker.records import Pair
 
 logger = logging.getLogger(__name__)
 
+ScorePairs = Callable[[Sequence[tuple[str, str]]], np.ndarray]
 
-def soft_labels(pairs: Sequence[Pair], teacher: Reranker, *, weight: float) -> list[Pair]:
+
+def soft_labels(pairs: Sequence[Pair], score_pairs: ScorePairs, *, weight: float,
+                chunk: int = 2048) -> list[Pair]:
     """``pairs`` with labels mixed with the teacher's probabilities, in the same order.
 
-    The teacher scores each query's passages in one call.
+    Args:
+        pairs: The training pairs.
+        score_pairs: The teacher's probabilities of (question, passage) pairs
+            (``CrossEncoderReranker.score_pairs``).
+        weight: The teacher's share of each label, in [0, 1].
+        chunk: Pairs per call. Pairs are scored shortest first, so a batch pads little.
     """
     if not 0.0 <= weight <= 1.0:
         raise ValueError("the teacher's weight must be between 0 and 1")
-    by_query: dict[str, list[int]] = {}
-    for i, p in enumerate(pairs):
-        by_query.setdefault(p.query, []).append(i)
-    probs = [0.0] * len(pairs)
-    for n, (query, rows) in enumerate(by_query.items(), start=1):
-        scores = teacher.score(query, [pairs[i].passage for i in rows])
-        for i, s in zip(rows, scores, strict=True):
-            probs[i] = float(s)
-        if n % 2000 == 0:
-            logger.info("teacher scored %d of %d queries", n, len(by_query))
-    return [replace(p, label=round((1.0 - weight) * p.label + weight * q, 6))
+    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i].query) + len(pairs[i].passage))
+    probs = np.zeros(len(pairs), dtype=np.float64)
+    for start in range(0, len(order), chunk):
+        rows = order[start:start + chunk]
+        probs[rows] = score_pairs([(pairs[i].query, pairs[i].passage) for i in rows])
+        logger.info("teacher scored %d of %d pairs", min(start + chunk, len(order)), len(order))
+    return [replace(p, label=round((1.0 - weight) * p.label + weight * float(q), 6))
             for p, q in zip(pairs, probs, strict=True)]

@@ -45,7 +45,6 @@ def test_data_command_assembles_every_source(tmp_path: Path, monkeypatch, capsys
     assert (runs[0] / "pairs.jsonl").read_bytes() == (runs[1] / "pairs.jsonl").read_bytes()
 
 
-@pytest.mark.slow  # assembles every source over the whole help center first (minutes)
 def test_train_command_distils_from_a_teacher_on_a_few_pairs(tmp_path: Path, monkeypatch) -> None:
     from ingest.reranker.__main__ import main
 
