@@ -33,6 +33,7 @@ from eval.corpus_retrieval import (
     recall_at,
     reranked,
     score_signature,
+    weights_digest,
 )
 
 logger = logging.getLogger("eval.beir")
@@ -119,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = _metrics(runs, queries)
             rows.append({"system": name, **results[name]})
     report = {"dataset": "scifact test", "queries": len(queries), "documents": len(ids),
-              "reranker": args.reranker, "max_length": model.max_length, "int8": args.int8,
+              "reranker": args.reranker, "weights": weights_digest(args.reranker),
+              "max_length": model.max_length, "int8": args.int8,
               "rerank_seconds": round(time.perf_counter() - started, 1),
               "anchors": {"bm25": 0.665, "bm25+ms-marco-MiniLM-L-6": 0.688,
                           "all-MiniLM-L6-v2": 0.645},

@@ -106,10 +106,13 @@ class ScoreCache:
         self.file.write_text(json.dumps(self.scores), encoding="utf-8")
 
 
-def model_signature(folder: str) -> str:
-    """Identifies a model folder's weights (size and hash of its config and first bytes)."""
+def weights_digest(folder: str) -> str:
+    """Identifies a model folder's weights wherever it lies (size and hash of its config,
+    training record and first bytes of the weights); empty for a folder that does not exist."""
     path = Path(folder)
-    h = hashlib.sha256(folder.encode("utf-8"))
+    if not path.is_dir():
+        return ""
+    h = hashlib.sha256()
     for name in ("config.json", "training.json", "model.safetensors"):
         file = path / name
         if file.exists():
@@ -117,6 +120,11 @@ def model_signature(folder: str) -> str:
             with file.open("rb") as f:
                 h.update(f.read(1 << 20))
     return h.hexdigest()[:16]
+
+
+def model_signature(folder: str) -> str:
+    """Identifies a model folder: its path and its weights."""
+    return hashlib.sha256(f"{folder}\0{weights_digest(folder)}".encode()).hexdigest()[:16]
 
 
 def add_int8_option(parser: argparse.ArgumentParser, *, default: bool) -> None:

@@ -35,6 +35,7 @@ from eval.corpus_retrieval import (
     recall_at,
     reranked,
     score_signature,
+    weights_digest,
 )
 from ingest.reranker.faq import FaqEntry, load_faq, passage, with_entity
 from ingest.reranker.records import normalise
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"dataset": "dstc10 track 2 validation, knowledge-seeking turns",
               "queries": len(queries), "queries_with_entity": found,
               "documents": len(ids), "reranker": args.reranker,
+              "weights": weights_digest(args.reranker),
               "max_length": model.max_length, "int8": args.int8,
               "depth": args.depth, "results": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -6,8 +6,9 @@
 Used to choose the reranker's fusion weight on the *held-out development* questions written
 by ``python -m ingest.reranker data`` (never on an evaluation set). The corpus is the
 published help-center chunks as the service indexes them; a question's ranking is the order
-in which articles first appear. Reports recall@1/5 and MRR of hybrid retrieval and of hybrid +
-rerank at each weight; writes ``var/eval/rerank-dev.json``. ``--compare`` scores a second
+in which articles first appear. Reports recall@1/5 (the share of a question's gold articles
+in the top k: ``gold_coverage@k`` in ``python -m eval run``) and MRR of hybrid retrieval and of
+hybrid + rerank at each weight; writes ``var/eval/rerank-dev.json``. ``--compare`` scores a second
 model on the same candidates (a fine-tuned reranker against its base), row by row.
 """
 
@@ -33,6 +34,7 @@ from eval.corpus_retrieval import (
     recall_at,
     reranked,
     score_signature,
+    weights_digest,
 )
 from ingest.reranker.data import make_chunker
 from ingest.reranker.helpcenter import published_articles
@@ -100,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
                          "mrr": mean(mrr, arts, queries)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"set": str(args.set), "queries": len(queries),
-                                    "rerankers": models, "results": results}, indent=2) + "\n",
+                                    "rerankers": models,
+                                    "weights": {k: weights_digest(v) for k, v in models.items()},
+                                    "results": results}, indent=2) + "\n",
                         encoding="utf-8")
     print_table(f"{args.set} ({len(queries)} answerable questions)",
                 [{"system": n, **m} for n, m in results.items()])

@@ -21,7 +21,7 @@ import numpy as np
 
 from app.rag.rerank import CrossEncoderReranker
 from app.settings import get_settings
-from eval.corpus_retrieval import add_int8_option
+from eval.corpus_retrieval import add_int8_option, weights_digest
 from ingest.reranker.data import make_chunker
 from ingest.reranker.helpcenter import published_articles
 
@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         model.score(QUESTION, passages)
         times.append((time.perf_counter() - started) * 1000)
-    report = {"reranker": args.reranker, "max_length": model.max_length, "int8": args.int8,
+    report = {"reranker": args.reranker, "weights": weights_digest(args.reranker),
+              "max_length": model.max_length, "int8": args.int8,
               "pairs": len(passages),
               "threads": args.threads, "runs": args.runs,
               "median_ms": round(statistics.median(times), 1),

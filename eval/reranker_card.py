@@ -7,7 +7,8 @@ writes (``beir-scifact.json``, ``dstc10.json``, ``rerank-sample.json``, ``rerank
 when present, ``rerank-latency.json``) and writes ``README.md`` into the model folder. Every
 figure in the card comes from those files, and the card names the command behind each table,
 so re-running the commands and this one reproduces the card. A report measured on another
-model folder is refused, so a card never quotes another model's numbers.
+model folder, or on weights since replaced in this one, is refused, so a card never
+quotes another model's numbers.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from app.settings import get_settings
+from eval.corpus_retrieval import weights_digest
 from ingest.reranker.records import DataParams
 
 REPORTS = {
@@ -50,6 +52,11 @@ def load_reports(folder: Path, model: Path) -> dict[str, dict[str, Any]]:
         measured = report.get("reranker") or report.get("rerankers", {}).get("rerank", "")
         if not _same_model(str(measured), str(model)):
             raise ValueError(f"{path} measured {measured}, not {model}")
+        weights = report.get("weights")
+        weights = weights.get("rerank") if isinstance(weights, dict) else weights
+        if weights is not None and weights != weights_digest(str(model)):
+            raise ValueError(f"{path} measured other weights than those now in {model} "
+                             "(retrained or replaced since): run `make bench-reranker` again")
         out[key] = report
     return out
 
@@ -200,7 +207,10 @@ def render(model: Path, record: Mapping[str, Any], reports: Mapping[str, Mapping
         f"### Sample evaluation set ({sample['queries']} answerable questions, article level)",
         "",
         "`python -m eval.rerank_dev --set data/eval/sample.jsonl "
-        "--out var/eval/rerank-sample.json`",
+        "--out var/eval/rerank-sample.json`. Here recall@k is the share of a question's gold "
+        "articles in the top k (what the pipeline evaluation, `python -m eval run`, calls "
+        "`gold_coverage@k`; its `recall@k` counts a question found when any gold article is "
+        "in the top k).",
         "",
     ]
     lines += _table(["system", "recall@1", "recall@5", "MRR"],

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from eval.corpus_retrieval import weights_digest
 from eval.reranker_card import load_reports, main
 
 RECORD = {"base_model": "all-MiniLM-L6-v2", "pairs": 1200, "positives": 300,
@@ -104,3 +105,32 @@ def test_rerank_dev_refuses_an_empty_development_set(tmp_path, capsys):
     assert rerank_dev(["--set", str(empty), "--out", str(tmp_path / "out.json")]) == 2
     assert "no answerable question" in capsys.readouterr().err
     assert not (tmp_path / "out.json").exists()
+
+
+def test_a_report_of_weights_since_replaced_in_the_same_folder_is_refused(tmp_path):
+    model, reports = tmp_path / "model", tmp_path / "reports"
+    model.mkdir()
+    (model / "training.json").write_text(json.dumps(RECORD))
+    write_reports(reports, model)
+    dstc = json.loads((reports / "dstc10.json").read_text())
+    dstc["weights"] = weights_digest(str(model))
+    (reports / "dstc10.json").write_text(json.dumps(dstc))
+    sample = json.loads((reports / "rerank-sample.json").read_text())
+    sample["weights"] = {"rerank": weights_digest(str(model))}
+    (reports / "rerank-sample.json").write_text(json.dumps(sample))
+    assert set(load_reports(reports, model)) >= {"dstc10", "sample"}
+    (model / "training.json").write_text(json.dumps({**RECORD, "train_loss": 0.2}))  # retrained
+    with pytest.raises(ValueError, match="other weights"):
+        load_reports(reports, model)
+
+
+def test_the_weights_digest_follows_the_files_not_the_path(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder in (a, b):
+        folder.mkdir()
+        (folder / "config.json").write_text('{"layers": 2}')
+        (folder / "model.safetensors").write_bytes(b"\x00" * 64)
+    assert weights_digest(str(a)) == weights_digest(str(b)) != ""
+    (b / "model.safetensors").write_bytes(b"\x01" * 64)
+    assert weights_digest(str(a)) != weights_digest(str(b))
+    assert weights_digest(str(tmp_path / "missing")) == ""
