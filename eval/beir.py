@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = _metrics(runs, queries)
             rows.append({"system": name, **results[name]})
     report = {"dataset": "scifact test", "queries": len(queries), "documents": len(ids),
-              "reranker": args.reranker, "weights": weights_digest(args.reranker),
+              "reranker": args.reranker, "reranker_digest": weights_digest(args.reranker),
               "max_length": model.max_length, "int8": args.int8,
               "rerank_seconds": round(time.perf_counter() - started, 1),
               "anchors": {"bm25": 0.665, "bm25+ms-marco-MiniLM-L-6": 0.688,

@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"dataset": "dstc10 track 2 validation, knowledge-seeking turns",
               "queries": len(queries), "queries_with_entity": found,
               "documents": len(ids), "reranker": args.reranker,
-              "weights": weights_digest(args.reranker),
+              "reranker_digest": weights_digest(args.reranker),
               "max_length": model.max_length, "int8": args.int8,
               "depth": args.depth, "results": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)

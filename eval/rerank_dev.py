@@ -101,9 +101,9 @@ def main(argv: list[str] | None = None) -> int:
                          "recall@5": mean(lambda r, g: recall_at(r, g, 5), arts, queries),
                          "mrr": mean(mrr, arts, queries)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    digests = {label: weights_digest(folder) for label, folder in models.items()}
     args.out.write_text(json.dumps({"set": str(args.set), "queries": len(queries),
-                                    "rerankers": models,
-                                    "weights": {k: weights_digest(v) for k, v in models.items()},
+                                    "rerankers": models, "reranker_digest": digests,
                                     "results": results}, indent=2) + "\n",
                         encoding="utf-8")
     print_table(f"{args.set} ({len(queries)} answerable questions)",

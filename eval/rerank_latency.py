@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         model.score(QUESTION, passages)
         times.append((time.perf_counter() - started) * 1000)
-    report = {"reranker": args.reranker, "weights": weights_digest(args.reranker),
+    report = {"reranker": args.reranker, "reranker_digest": weights_digest(args.reranker),
               "max_length": model.max_length, "int8": args.int8,
               "pairs": len(passages),
               "threads": args.threads, "runs": args.runs,

@@ -52,9 +52,9 @@ def load_reports(folder: Path, model: Path) -> dict[str, dict[str, Any]]:
         measured = report.get("reranker") or report.get("rerankers", {}).get("rerank", "")
         if not _same_model(str(measured), str(model)):
             raise ValueError(f"{path} measured {measured}, not {model}")
-        weights = report.get("weights")
-        weights = weights.get("rerank") if isinstance(weights, dict) else weights
-        if weights is not None and weights != weights_digest(str(model)):
+        digest = report.get("reranker_digest")
+        digest = digest.get("rerank") if isinstance(digest, dict) else digest
+        if digest is not None and digest != weights_digest(str(model)):
             raise ValueError(f"{path} measured other weights than those now in {model} "
                              "(retrained or replaced since): run `make bench-reranker` again")
         out[key] = report

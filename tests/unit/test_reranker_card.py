@@ -113,10 +113,10 @@ def test_a_report_of_weights_since_replaced_in_the_same_folder_is_refused(tmp_pa
     (model / "training.json").write_text(json.dumps(RECORD))
     write_reports(reports, model)
     dstc = json.loads((reports / "dstc10.json").read_text())
-    dstc["weights"] = weights_digest(str(model))
+    dstc["reranker_digest"] = weights_digest(str(model))
     (reports / "dstc10.json").write_text(json.dumps(dstc))
     sample = json.loads((reports / "rerank-sample.json").read_text())
-    sample["weights"] = {"rerank": weights_digest(str(model))}
+    sample["reranker_digest"] = {"rerank": weights_digest(str(model))}
     (reports / "rerank-sample.json").write_text(json.dumps(sample))
     assert set(load_reports(reports, model)) >= {"dstc10", "sample"}
     (model / "training.json").write_text(json.dumps({**RECORD, "train_loss": 0.2}))  # retrained
