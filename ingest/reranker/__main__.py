@@ -112,13 +112,13 @@ def finetune(args: argparse.Namespace) -> int:
     return 0
 
 
-def distil(pairs: list[Pair], args: argparse.Namespace) -> list[Pair]:
+def distil(pairs: list[Pair], args: argparse.Namespace, *, threads: int) -> list[Pair]:
     """The pairs with the teacher's probabilities mixed into their labels."""
     import torch
 
     from app.rag.rerank import CrossEncoderReranker
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     teacher = CrossEncoderReranker(args.teacher, max_length=None, batch_size=64, int8=True)
     logger.info("scoring %d pairs with the teacher %s", len(pairs), args.teacher)
     return soft_labels(pairs, teacher.score_pairs, weight=args.teacher_weight)
@@ -138,14 +138,14 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(result.stats, indent=2))
     if args.command == "data":
         return 0
-    pairs = result.pairs[: args.max_pairs] if args.max_pairs else result.pairs
-    if args.teacher:
-        pairs = distil(pairs, args)
-        result.stats["teacher"] = {"folder": args.teacher, "weight": args.teacher_weight}
     params = TrainParams(layers=args.layers, max_length=args.max_length, epochs=args.epochs,
                          learning_rate=args.learning_rate or TrainParams().learning_rate,
                          seed=args.seed, max_pairs=args.max_pairs, focus=args.focus,
                          pos_weight=args.pos_weight)
+    pairs = result.pairs[: args.max_pairs] if args.max_pairs else result.pairs
+    if args.teacher:  # the teacher scores only the pairs the student trains on
+        pairs = distil(pairs, args, threads=params.threads)
+        result.stats["teacher"] = {"folder": args.teacher, "weight": args.teacher_weight}
     record = train(pairs, out=args.out, params=params, data_stats=result.stats)
     print(json.dumps({k: v for k, v in record.items() if k != "data"}, indent=2))
     return 0
