@@ -59,6 +59,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pos-weight", type=float, default=TrainParams().pos_weight,
                         help="weight of a positive pair's loss against a negative's "
                         "(above 1: missing a right passage costs more than admitting a wrong one)")
+    parser.add_argument("--loss", choices=("bce", "listwise"), default=TrainParams().loss,
+                        help="bce: each pair on its own; listwise: each right passage against "
+                        "--negatives wrong ones of its query, plus --bce-weight of BCE")
+    parser.add_argument("--negatives", type=int, default=TrainParams().negatives)
+    parser.add_argument("--bce-weight", type=float, default=TrainParams().bce_weight)
     parser.add_argument("--teacher", default=None,
                         help="a larger reranker folder whose probabilities are mixed into the "
                         "labels (distillation)")
@@ -103,7 +108,10 @@ def finetune(args: argparse.Namespace) -> int:
                          max_length=int(base_params.get("max_length", args.max_length)),
                          epochs=args.epochs, learning_rate=args.learning_rate or FINETUNE_LR,
                          seed=args.seed, max_pairs=args.max_pairs,
-                         focus=bool(base_params.get("focus", args.focus)))
+                         focus=bool(base_params.get("focus", args.focus)),
+                         loss=str(base_params.get("loss", args.loss)),
+                         negatives=int(base_params.get("negatives", args.negatives)),
+                         bce_weight=float(base_params.get("bce_weight", args.bce_weight)))
     out = train(result.pairs, out=args.out, params=params, data_stats=result.stats,
                 init=str(args.base))
     print(json.dumps({k: v for k, v in out.items() if k != "data"}, indent=2))
@@ -127,6 +135,10 @@ def distil(pairs: list[Pair], args: argparse.Namespace, *, threads: int) -> list
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
+    if args.teacher and args.loss == "listwise":
+        print("--teacher works with --loss bce only: listwise rows have no soft labels",
+              file=sys.stderr)
+        return 2
     if args.command == "finetune":
         return finetune(args)
     data_params = DataParams(seed=args.seed, faq_queries=args.faq_queries,
@@ -141,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     params = TrainParams(layers=args.layers, max_length=args.max_length, epochs=args.epochs,
                          learning_rate=args.learning_rate or TrainParams().learning_rate,
                          seed=args.seed, max_pairs=args.max_pairs, focus=args.focus,
-                         pos_weight=args.pos_weight)
+                         pos_weight=args.pos_weight, loss=args.loss,
+                         negatives=args.negatives, bce_weight=args.bce_weight)
     pairs = result.pairs[: args.max_pairs] if args.max_pairs else result.pairs
     if args.teacher:  # the teacher scores only the pairs the student trains on
         pairs = distil(pairs, args, threads=params.threads)
