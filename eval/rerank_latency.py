@@ -21,6 +21,7 @@ import numpy as np
 
 from app.rag.rerank import CrossEncoderReranker
 from app.settings import get_settings
+from eval.bench.report import machine
 from eval.corpus_retrieval import add_int8_option, weights_digest
 from ingest.reranker.data import make_chunker
 from ingest.reranker.helpcenter import published_articles
@@ -57,12 +58,16 @@ def main(argv: list[str] | None = None) -> int:
               "pairs": len(passages),
               "threads": args.threads, "runs": args.runs,
               "median_ms": round(statistics.median(times), 1),
-              "p90_ms": round(float(np.percentile(times, 90)), 1)}
+              "p90_ms": round(float(np.percentile(times, 90)), 1),
+              # int8 speed depends on the instruction set (VNNI or not), so say which
+              "cpu": machine()["cpu"],
+              "cpu_capability": torch.backends.cpu.get_cpu_capability()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"{len(passages)} pairs, {args.threads} thread(s), max_length {model.max_length}"
           f"{', int8' if args.int8 else ''}: "
-          f"median {report['median_ms']} ms, p90 {report['p90_ms']} ms ({args.runs} runs)")
+          f"median {report['median_ms']} ms, p90 {report['p90_ms']} ms ({args.runs} runs) "
+          f"on {report['cpu']} ({report['cpu_capability']})")
     return 0
 
 

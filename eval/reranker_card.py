@@ -233,11 +233,16 @@ def render(model: Path, record: Mapping[str, Any], reports: Mapping[str, Mapping
         f"`python -m eval.rerank_latency`: {latency['pairs']} help-center chunks for one "
         f"question, {latency['threads']} torch thread(s), max length {latency['max_length']}, "
         f"int8 {latency['int8']}: median **{latency['median_ms']} ms**, p90 "
-        f"{latency['p90_ms']} ms over {latency['runs']} calls.",
+        f"{latency['p90_ms']} ms over {latency['runs']} calls, on "
+        f"{latency.get('cpu') or 'an unrecorded CPU'}"
+        f"{' (' + latency['cpu_capability'] + ')' if latency.get('cpu_capability') else ''}. "
+        "Int8 speed depends on the CPU's instruction set: measure on the serving machine.",
         "",
         "## Limits",
         "",
-        "- Two layers are what a 150 ms budget for 20 candidates allows on one CPU core. Alone "
+        "- Two layers are what a 150 ms budget for 20 candidates allows on one core of the "
+        "Intel Xeon the model was tuned on; slower CPUs take longer, and the service then "
+        "reranks fewer candidates (`retrieval.rerank_budget_ms`). Alone "
         "(w=0) the model ranks below hybrid retrieval. Blended with the first stage it "
         "reorders close calls: the tables above show what that gains (the first answer) and "
         "what it costs (recall@5 where it is lower).",

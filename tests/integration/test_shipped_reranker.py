@@ -98,3 +98,17 @@ def test_the_served_app_reranks_with_the_shipped_model_by_default(shipped, tmp_p
     assert body["rerank_depth"] > 0 and body["timings_ms"]["rerank"] > 0
     assert body["fallback"] is None and body["citations"]
     assert "t-returns" in {c["article_id"] for c in body["citations"]}
+
+
+def test_the_latency_benchmark_reports_its_figures_and_the_cpu(tmp_path, monkeypatch):
+    from eval.rerank_latency import main
+
+    monkeypatch.chdir(ROOT)  # it reads the sample help center from data/kb
+    out = tmp_path / "latency.json"
+    assert main(["--reranker", str(SHIPPED), "--pairs", "3", "--runs", "2",
+                 "--out", str(out)]) == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["pairs"] == 3 and report["runs"] == 2 and report["max_length"] == 128
+    assert 0 < report["median_ms"] <= report["p90_ms"] * 1.0001
+    assert report["cpu"] and report["cpu_capability"]
+    assert len(report["reranker_digest"]) >= 16
