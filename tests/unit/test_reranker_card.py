@@ -60,6 +60,7 @@ def test_the_card_quotes_every_report_and_says_which_bars_are_met(tmp_path):
     assert "nDCG@10 -0.0045 (meets)" in card  # within the 0.01 the bar allows
     assert "recall@5 -0.0100 (misses)" in card and "MRR +0.0500 (meets)" in card
     assert "median **120.5 ms**" in card and "on Some CPU 9000 (AVX2)" in card
+    assert "at most 150 ms: meets on this CPU" in card
     assert "| hybrid+rerank w=0.7 | 0.8500 | 0.9600 | 0.9200 |" in card
     assert "median **120.5 ms**" in card and "13 were" in card
     assert "SciFact" in card and "DSTC10" in card
@@ -136,3 +137,16 @@ def test_the_weights_digest_follows_the_files_not_the_path(tmp_path):
     (b / "model.safetensors").write_bytes(b"\x01" * 64)
     assert weights_digest(str(a)) != weights_digest(str(b))
     assert weights_digest(str(tmp_path / "missing")) == ""
+
+
+def test_the_card_says_when_the_latency_bar_is_missed_on_the_measured_cpu(tmp_path):
+    model, reports = tmp_path / "model", tmp_path / "reports"
+    model.mkdir()
+    (model / "training.json").write_text(json.dumps(RECORD))
+    write_reports(reports, model)
+    latency = json.loads((reports / "rerank-latency.json").read_text())
+    latency.update(median_ms=255.3, cpu="Slow CPU")
+    (reports / "rerank-latency.json").write_text(json.dumps(latency))
+    assert main(["--model", str(model), "--reports", str(reports)]) == 0
+    card = (model / "README.md").read_text()
+    assert "median **255.3 ms**" in card and "at most 150 ms: misses on this CPU" in card
