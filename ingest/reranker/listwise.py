@@ -39,12 +39,12 @@ def listwise_rows(pairs: Sequence[Pair], *, negatives: int, seed: int) -> list[l
     for p in pairs:
         if p.label < 0.5:
             wrong[p.group].append(p.passage)
+    distinct = {group: list(dict.fromkeys(pool)) for group, pool in wrong.items()}
     rows: list[list[str]] = []
     for p in pairs:
-        pool = wrong.get(p.group)
-        if p.label < 0.5 or not pool:
+        unique = distinct.get(p.group)
+        if p.label < 0.5 or not unique:
             continue
-        unique = list(dict.fromkeys(pool))
         if len(unique) >= negatives:
             chosen = rng.sample(unique, negatives)
         else:
