@@ -49,11 +49,22 @@ def write_reports(folder: Path, model: Path) -> None:
         (folder / name).write_text(json.dumps(report))
 
 
-def test_the_card_quotes_every_report_and_says_which_bars_are_met(tmp_path):
+def model_with_reports(tmp_path: Path) -> tuple[Path, Path]:
+    """A model folder with its training record, and a folder of reports measured on it."""
     model, reports = tmp_path / "model", tmp_path / "reports"
     model.mkdir()
     (model / "training.json").write_text(json.dumps(RECORD))
     write_reports(reports, model)
+    return model, reports
+
+
+def edit_report(reports: Path, name: str, **changes: object) -> None:
+    report = json.loads((reports / name).read_text())
+    (reports / name).write_text(json.dumps({**report, **changes}))
+
+
+def test_the_card_quotes_every_report_and_says_which_bars_are_met(tmp_path):
+    model, reports = model_with_reports(tmp_path)
     assert main(["--model", str(model), "--reports", str(reports)]) == 0
     card = (model / "README.md").read_text()
     assert "| hybrid+rerank@20 w=0.7 | 0.7075 |" in card
@@ -111,16 +122,10 @@ def test_rerank_dev_refuses_an_empty_development_set(tmp_path, capsys):
 
 
 def test_a_report_of_weights_since_replaced_in_the_same_folder_is_refused(tmp_path):
-    model, reports = tmp_path / "model", tmp_path / "reports"
-    model.mkdir()
-    (model / "training.json").write_text(json.dumps(RECORD))
-    write_reports(reports, model)
-    dstc = json.loads((reports / "dstc10.json").read_text())
-    dstc["reranker_digest"] = weights_digest(str(model))
-    (reports / "dstc10.json").write_text(json.dumps(dstc))
-    sample = json.loads((reports / "rerank-sample.json").read_text())
-    sample["reranker_digest"] = {"rerank": weights_digest(str(model))}
-    (reports / "rerank-sample.json").write_text(json.dumps(sample))
+    model, reports = model_with_reports(tmp_path)
+    edit_report(reports, "dstc10.json", reranker_digest=weights_digest(str(model)))
+    edit_report(reports, "rerank-sample.json",
+                reranker_digest={"rerank": weights_digest(str(model))})
     assert set(load_reports(reports, model)) >= {"dstc10", "sample"}
     (model / "training.json").write_text(json.dumps({**RECORD, "train_loss": 0.2}))  # retrained
     with pytest.raises(ValueError, match="other weights"):
@@ -140,13 +145,8 @@ def test_the_weights_digest_follows_the_files_not_the_path(tmp_path):
 
 
 def test_the_card_says_when_the_latency_bar_is_missed_on_the_measured_cpu(tmp_path):
-    model, reports = tmp_path / "model", tmp_path / "reports"
-    model.mkdir()
-    (model / "training.json").write_text(json.dumps(RECORD))
-    write_reports(reports, model)
-    latency = json.loads((reports / "rerank-latency.json").read_text())
-    latency.update(median_ms=255.3, cpu="Slow CPU")
-    (reports / "rerank-latency.json").write_text(json.dumps(latency))
+    model, reports = model_with_reports(tmp_path)
+    edit_report(reports, "rerank-latency.json", median_ms=255.3, cpu="Slow CPU")
     assert main(["--model", str(model), "--reports", str(reports)]) == 0
     card = (model / "README.md").read_text()
     assert "median **255.3 ms**" in card and "at most 150 ms: misses on this CPU" in card
