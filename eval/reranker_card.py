@@ -43,6 +43,7 @@ def _same_model(a: str, b: str) -> bool:
 def load_reports(folder: Path, model: Path) -> dict[str, dict[str, Any]]:
     """The reports in ``folder`` measured on ``model``; raises on a missing or foreign one."""
     out: dict[str, dict[str, Any]] = {}
+    current = weights_digest(str(model))
     for key, name in REPORTS.items():
         path = folder / name
         if not path.exists():
@@ -55,7 +56,7 @@ def load_reports(folder: Path, model: Path) -> dict[str, dict[str, Any]]:
             raise ValueError(f"{path} measured {measured}, not {model}")
         digest = report.get("reranker_digest")
         digest = digest.get("rerank") if isinstance(digest, dict) else digest
-        if digest is not None and digest != weights_digest(str(model)):
+        if digest is not None and digest != current:
             raise ValueError(f"{path} measured other weights than those now in {model} "
                              "(retrained or replaced since): run `make bench-reranker` again")
         out[key] = report
@@ -243,10 +244,9 @@ def render(model: Path, record: Mapping[str, Any], reports: Mapping[str, Mapping
         "",
         "## Limits",
         "",
-        "- Two layers are what a 150 ms budget for 20 candidates allows on one core of the "
-        "Intel Xeon the model was tuned on (a median of 110 to 135 ms there); a CPU with AVX2 "
-        "only takes about twice as long, and past `retrieval.rerank_budget_ms` the service "
-        "reranks fewer candidates. Alone "
+        f"- Two layers were chosen for a {LATENCY_BAR_MS:g} ms budget for 20 candidates on one "
+        "CPU core. Int8 speed varies with the CPU (see Latency); past "
+        "`retrieval.rerank_budget_ms` the service reranks fewer candidates. Alone "
         "(w=0) the model ranks below hybrid retrieval. Blended with the first stage it "
         "reorders close calls: the tables above show what that gains (the first answer) and "
         "what it costs (recall@5 where it is lower).",

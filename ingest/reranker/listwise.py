@@ -61,43 +61,41 @@ def row_columns(rows: Sequence[Sequence[str]]) -> dict[str, list[str]]:
     return {name: [r[i] for r in rows] for i, name in enumerate(names)}
 
 
-class LocalisedContrastiveLoss:
+def localised_contrastive_loss(model: CrossEncoder, *, bce_weight: float) -> Any:
     """Softmax cross-entropy of the positive among its row, plus ``bce_weight`` of BCE.
 
-    Built lazily (``make``) so that importing this module does not import torch.
+    A loss module for ``CrossEncoderTrainer`` over ``row_columns`` datasets; torch is
+    imported here, not when this module is.
     """
+    import torch
+    from sentence_transformers.util import batch_to_device
+    from torch import nn
 
-    @staticmethod
-    def make(model: CrossEncoder, *, bce_weight: float) -> Any:
-        import torch
-        from sentence_transformers.util import batch_to_device
-        from torch import nn
+    class LocalisedContrastiveLoss(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+            self.bce_weight = bce_weight
 
-        class _Loss(nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.model = model
-                self.bce_weight = bce_weight
+        def forward(self, inputs: list[list[str]], labels: Tensor | None = None,
+                    prompt: str | None = None, task: str | None = None) -> Tensor:
+            queries, columns = inputs[0], inputs[1:]
+            rows, width = len(queries), len(columns)
+            # One forward pass over every pair of the batch, row by row.
+            pairs = [[queries[r], columns[c][r]] for r in range(rows) for c in range(width)]
+            features = batch_to_device(self.model.preprocess(pairs, prompt=prompt, task=task),
+                                       self.model.device)
+            logits = self.model(features)["scores"].reshape(rows, width)
+            target = torch.zeros(rows, dtype=torch.long, device=logits.device)
+            loss = nn.functional.cross_entropy(logits, target)
+            if self.bce_weight:
+                binary = torch.zeros_like(logits)
+                binary[:, 0] = 1.0
+                loss = loss + self.bce_weight * nn.functional.binary_cross_entropy_with_logits(
+                    logits, binary)
+            return loss
 
-            def forward(self, inputs: list[list[str]], labels: Tensor | None = None,
-                        prompt: str | None = None, task: str | None = None) -> Tensor:
-                queries, columns = inputs[0], inputs[1:]
-                rows, width = len(queries), len(columns)
-                # One forward pass over every pair of the batch, row by row.
-                pairs = [[queries[r], columns[c][r]] for r in range(rows) for c in range(width)]
-                features = batch_to_device(self.model.preprocess(pairs, prompt=prompt, task=task),
-                                           self.model.device)
-                logits = self.model(features)["scores"].reshape(rows, width)
-                target = torch.zeros(rows, dtype=torch.long, device=logits.device)
-                loss = nn.functional.cross_entropy(logits, target)
-                if self.bce_weight:
-                    binary = torch.zeros_like(logits)
-                    binary[:, 0] = 1.0
-                    loss = loss + self.bce_weight * nn.functional.binary_cross_entropy_with_logits(
-                        logits, binary)
-                return loss
+        def get_config_dict(self) -> dict[str, float]:
+            return {"bce_weight": self.bce_weight}
 
-            def get_config_dict(self) -> dict[str, float]:
-                return {"bce_weight": self.bce_weight}
-
-        return _Loss()
+    return LocalisedContrastiveLoss()

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.rag.embed import resolve_model_path
-from ingest.reranker.listwise import LocalisedContrastiveLoss, listwise_rows, row_columns
+from ingest.reranker.listwise import listwise_rows, localised_contrastive_loss, row_columns
 from ingest.reranker.records import Pair
 
 if TYPE_CHECKING:
@@ -174,7 +174,7 @@ def train(pairs: Sequence[Pair], *, out: Path, params: TrainParams,
         rows = listwise_rows(used, negatives=params.negatives, seed=params.seed)
         data = Dataset.from_dict(row_columns(rows))
         batch_size = max(1, params.batch_size // (1 + params.negatives))  # same pairs per step
-        loss: Any = LocalisedContrastiveLoss.make(model, bce_weight=params.bce_weight)
+        loss: Any = localised_contrastive_loss(model, bce_weight=params.bce_weight)
     elif params.loss == "bce":
         data = Dataset.from_dict({"query": [p.query for p in used],
                                   "passage": [p.passage for p in used],

@@ -70,7 +70,7 @@ def test_the_card_quotes_every_report_and_says_which_bars_are_met(tmp_path):
     assert "| hybrid+rerank@20 w=0.7 | 0.7075 |" in card
     assert "nDCG@10 -0.0045 (meets)" in card  # within the 0.01 the bar allows
     assert "recall@5 -0.0100 (misses)" in card and "MRR +0.0500 (meets)" in card
-    assert "median **120.5 ms**" in card and "on Some CPU 9000 (AVX2)" in card
+    assert "on Some CPU 9000 (AVX2)" in card
     assert "at most 150 ms: meets on this CPU" in card
     assert "| hybrid+rerank w=0.7 | 0.8500 | 0.9600 | 0.9200 |" in card
     assert "median **120.5 ms**" in card and "13 were" in card
