@@ -70,8 +70,8 @@ class CrossEncoderReranker:
         if not pairs:
             return np.zeros(0, dtype=np.float32)
         if self.focus and self.max_length:
-            pairs = [(q, focused(q, p, count=self._count, budget=self.max_length))
-                     for q, p in pairs]
+            pairs = list(zip([q for q, _ in pairs], focused_pairs(
+                pairs, count=self._count, budget=self.max_length), strict=True))
         scores = self._model.predict(list(pairs), batch_size=self.batch_size,
                                      show_progress_bar=False, convert_to_numpy=True)
         return np.asarray(scores, dtype=np.float32).reshape(-1)
@@ -109,17 +109,45 @@ def focused(query: str, passage: str, *, count: Callable[[list[str]], list[int]]
         count: Token counts of texts, without special tokens.
         budget: Tokens per pair, special tokens included.
     """
-    question, whole = count([query, passage])
-    room = budget - question - 3  # [CLS] question [SEP] passage [SEP]
-    head, _, body = passage.partition("\n")
-    units = [head, *split_sentences(body)]
-    if whole <= room or len(units) <= 2:
-        return passage
-    sizes = count(units)
-    terms = set(tokenize(query))
+    return focused_pairs([(query, passage)], count=count, budget=budget)[0]
+
+
+def focused_pairs(pairs: Sequence[tuple[str, str]], *,
+                  count: Callable[[list[str]], list[int]], budget: int) -> list[str]:
+    """The pairs' passages, each fitted as ``focused`` fits it, counting tokens in two calls
+    for all pairs (one for the questions and passages, one for the long passages' sentences)
+    instead of two per pair: the tokenizer's cost is mostly per call."""
+    if not pairs:
+        return []
+    sizes = count([t for pair in pairs for t in pair])
+    out = [p for _, p in pairs]
+    long: list[tuple[int, int, list[str]]] = []  # (pair, room, [first line, *sentences])
+    for i, (_, passage) in enumerate(pairs):
+        room = budget - sizes[2 * i] - 3  # [CLS] question [SEP] passage [SEP]
+        if sizes[2 * i + 1] <= room:
+            continue
+        head, _, body = passage.partition("\n")
+        units = [head, *split_sentences(body)]
+        if len(units) > 2:
+            long.append((i, room, units))
+    if not long:
+        return out
+    unit_sizes = iter(count([u for _, _, units in long for u in units]))
+    terms: dict[str, set[str]] = {}
+    for i, room, units in long:
+        query = pairs[i][0]
+        if query not in terms:
+            terms[query] = set(tokenize(query))
+        out[i] = _fit(units, [next(unit_sizes) for _ in units], terms[query], room) or out[i]
+    return out
+
+
+def _fit(units: list[str], sizes: list[int], terms: set[str], room: int) -> str | None:
+    """The first line and sentence, then the sentences sharing most ``terms`` that fit in
+    ``room`` tokens, in their original order; None when no later sentence shares a term."""
     shared = [len(terms & set(tokenize(u))) for u in units]
     if not any(shared[2:]):
-        return passage
+        return None
     keep, used = {0, 1}, sizes[0] + sizes[1] + 2
     for i in sorted(range(2, len(units)), key=lambda i: (-shared[i], i)):
         if shared[i] == 0:

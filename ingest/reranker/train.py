@@ -134,10 +134,10 @@ def make_model(params: TrainParams) -> CrossEncoder:
 
 def focused_passages(model: CrossEncoder, pairs: Sequence[Pair], *, budget: int) -> list[str]:
     """The pairs' passages fitted to ``budget`` tokens as the service fits them (``focused``)."""
-    from app.rag.rerank import focused, token_counter
+    from app.rag.rerank import focused_pairs, token_counter
 
-    count = token_counter(model.tokenizer)
-    return [focused(p.query, p.passage, count=count, budget=budget) for p in pairs]
+    return focused_pairs([(p.query, p.passage) for p in pairs],
+                         count=token_counter(model.tokenizer), budget=budget)
 
 
 def train(pairs: Sequence[Pair], *, out: Path, params: TrainParams,

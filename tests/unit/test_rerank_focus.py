@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from app.rag.rerank import focused, trained_with_focus
+from app.rag.rerank import focused, focused_pairs, trained_with_focus
 
 
 def words(texts: list[str]) -> list[int]:
@@ -48,3 +48,22 @@ def test_the_model_folder_says_whether_it_was_trained_focused(tmp_path):
     assert trained_with_focus(str(tmp_path)) is False
     (tmp_path / "training.json").write_text(json.dumps({"params": {"focus": True}}))
     assert trained_with_focus(str(tmp_path)) is True
+
+
+def test_pairs_are_fitted_as_one_by_one_with_two_token_counts_in_all():
+    calls = []
+
+    def counting(texts: list[str]) -> list[int]:
+        calls.append(len(texts))
+        return words(texts)
+
+    pairs = [("should I leave the microSD card in the camera", PASSAGE),
+             ("adapter cable label", PASSAGE), ("zigbee thermostat pairing", PASSAGE),
+             ("microSD card camera", "one line only"), ("adapter cable label", PASSAGE)]
+    for budget in (30, 52, 60, 200):
+        calls.clear()
+        out = focused_pairs(pairs, count=counting, budget=budget)
+        assert out == [focused(q, p, count=words, budget=budget) for q, p in pairs]
+        assert len(calls) == (1 if budget == 200 else 2)  # nothing too long: no second call
+    assert out == [p for _, p in pairs]  # everything fits in 200
+    assert focused_pairs([], count=counting, budget=52) == []
