@@ -67,12 +67,14 @@ finetune-reranker: setup ## Fine-tune the reranker on $(TICKETS) (+ feedback: FI
 	$(PY) -m ingest.reranker finetune --base $(BASE) --kb $(KB) --tickets $(TICKETS) --out $(TUNED) --work var/reranker-tuned $(FINETUNE_ARGS)
 	$(PY) -m eval.rerank_dev --set var/reranker-tuned/dev.jsonl --kb $(KB) --reranker $(BASE) --compare $(TUNED) --out var/eval/finetune-compare.json
 
+# The blend weights measured; eval.reranker_card chooses among them (held-out MRR, SciFact bar).
+BLEND_WEIGHTS ?= 0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8
 bench-reranker: setup ## Reranker: SciFact nDCG@10, DSTC10 and sample-set recall/MRR, latency (var/eval)
-	$(PY) -m eval.beir
+	$(PY) -m eval.beir --weights $(BLEND_WEIGHTS)
 	$(PY) -m eval.dstc10
-	$(PY) -m eval.rerank_dev --set data/eval/sample.jsonl --out var/eval/rerank-sample.json
+	$(PY) -m eval.rerank_dev --set data/eval/sample.jsonl --out var/eval/rerank-sample.json --weights $(BLEND_WEIGHTS)
 	$(PY) -m eval.rerank_latency
-	@if [ -s var/reranker/dev.jsonl ]; then $(PY) -m eval.rerank_dev; fi
+	@if [ -s var/reranker/dev.jsonl ]; then $(PY) -m eval.rerank_dev --weights $(BLEND_WEIGHTS); fi
 
 reranker-card: setup ## Write the shipped reranker's model card from the bench-reranker reports
 	$(PY) -m eval.reranker_card

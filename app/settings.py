@@ -75,7 +75,7 @@ class RetrievalSettings(BaseModel):
     reranker_max_length: int | None = Field(
         default=None, ge=16, le=512,
         description="Tokens per (question, passage) pair; empty: the model's own (the shipped "
-        "model was trained with 128).",
+        "model was trained with 96).",
     )
     reranker_int8: bool = Field(
         default=True,
@@ -87,9 +87,10 @@ class RetrievalSettings(BaseModel):
         "instead of cutting their end; empty: as the model was trained (its training.json).",
     )
     rerank_fusion_weight: float = Field(
-        default=0.7, ge=0, le=1,
+        default=0.6, ge=0, le=1,
         description="Share of the first-stage fusion score in the reranked order: "
-        "(1 - w) * reranker probability + w * normalised fusion score; 0: reranker only.",
+        "(1 - w) * reranker probability + w * normalised fusion score; 0: reranker only. "
+        "The shipped model's card says how the default was chosen.",
     )
     final_k: int = Field(default=5, ge=1)
 

@@ -107,14 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     depths = [int(d) for d in args.depths.split(",")]
     weights = [float(w) for w in args.weights.split(",")]
     model = CrossEncoderReranker(args.reranker, max_length=args.max_length, int8=args.int8)
-    cache = ScoreCache(model, signature=score_signature(args.reranker, model), name="scifact")
+    signature = score_signature(args.reranker, model)
     started = time.perf_counter()
-    probs = {q.id: cache.score(q, [r for r, _ in ranks[q.id]["hybrid"][:max(depths)]],
-                               texts, ids) for q in queries}
-    cache.save()
-    for depth in depths:
+    for depth in depths:  # each head scored in one call, as the service scores it
+        cache = ScoreCache(model, signature=signature, name=f"scifact@{depth}")
+        probs = {q.id: cache.score(q, [r for r, _ in ranks[q.id]["hybrid"][:depth]], texts, ids)
+                 for q in queries}
+        cache.save()
         for w in weights:
-            runs = {q.id: [ids[r] for r in reranked(ranks[q.id]["hybrid"], probs[q.id][:depth],
+            runs = {q.id: [ids[r] for r in reranked(ranks[q.id]["hybrid"], probs[q.id],
                                                     depth=depth, weight=w)] for q in queries}
             name = f"hybrid+rerank@{depth} w={w}"
             results[name] = _metrics(runs, queries)

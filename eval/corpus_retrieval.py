@@ -83,6 +83,11 @@ class ScoreCache:
 
     Keyed by the query's text, not its id, so a change in how a query is written (an entity
     prefix, say) is scored afresh instead of reusing a score of the old text.
+
+    A query's candidates are scored in one call, all of them again when any is missing: with
+    int8 weights a pair's score depends slightly on the other pairs in its batch (dynamic
+    quantisation scales activations per batch), and the service scores a request's reranked
+    head in one call. Use one cache ``name`` per rerank depth.
     """
 
     def __init__(self, reranker: Reranker, *, signature: str, name: str,
@@ -94,10 +99,9 @@ class ScoreCache:
 
     def score(self, query: Query, rows: Sequence[int], texts: Sequence[str],
               ids: Sequence[str]) -> np.ndarray:
-        missing = [r for r in rows if f"{query.text}\x1f{ids[r]}" not in self.scores]
-        if missing:
-            fresh = self.reranker.score(query.text, [texts[r] for r in missing])
-            for r, s in zip(missing, fresh, strict=True):
+        if any(f"{query.text}\x1f{ids[r]}" not in self.scores for r in rows):
+            fresh = self.reranker.score(query.text, [texts[r] for r in rows])
+            for r, s in zip(rows, fresh, strict=True):
                 self.scores[f"{query.text}\x1f{ids[r]}"] = float(s)
         return np.array([self.scores[f"{query.text}\x1f{ids[r]}"] for r in rows])
 

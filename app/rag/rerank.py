@@ -80,7 +80,9 @@ class CrossEncoderReranker:
 def token_counter(tokenizer: Any) -> Callable[[list[str]], list[int]]:
     """Token counts of texts under ``tokenizer``, without special tokens (for ``focused``)."""
     def count(texts: list[str]) -> list[int]:
-        return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        # verbose=False: counting a passage longer than the model's limit is the point here
+        ids = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+        return [len(i) for i in ids]
 
     return count
 

@@ -13,9 +13,11 @@ would cost with real vectors.
 
 from __future__ import annotations
 
+import json
 import re
 import zlib
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -93,17 +95,21 @@ def standin_reranker(work: Path) -> str:
 
     When no reranker ships and none is named, the benchmark still measures what reranking
     costs: the first ``TrainParams().layers`` layers of the packaged MiniLM with a fresh
-    one-output head, at ``TrainParams().max_length`` tokens. A trained model of the same shape
-    (``make train-reranker``) does exactly the same arithmetic; only its scores differ, and
+    one-output head, at ``TrainParams().max_length`` tokens, focusing long passages when the
+    default training does (its ``training.json`` says so, as a trained one's does). A
+    trained model of the same shape (``make train-reranker``) does exactly the same
+    arithmetic; only its scores differ, and
     the benchmark forces every question past the answer gate, so no latency, throughput or
     memory figure depends on them (the rerank-depth agreement columns do).
     """
-    out = work / STANDIN_RERANKER
-    if not (out / "config.json").exists():
-        import torch
+    import torch
 
-        from ingest.reranker.train import TrainParams, make_model
+    from ingest.reranker.train import TrainParams, make_model
 
-        torch.manual_seed(0)
+    out, params = work / STANDIN_RERANKER, asdict(TrainParams())
+    record = out / "training.json"
+    if not record.exists() or json.loads(record.read_text(encoding="utf-8"))["params"] != params:
+        torch.manual_seed(0)  # built afresh when the default shape changes
         make_model(TrainParams()).save_pretrained(str(out), create_model_card=False)
+        record.write_text(json.dumps({"params": params}), encoding="utf-8")
     return str(out)

@@ -35,8 +35,8 @@ BASE_MODEL = "all-MiniLM-L6-v2"
 class TrainParams:
     """Hyper-parameters of one training run (recorded with the model)."""
 
-    layers: int = 2
-    max_length: int = 128
+    layers: int = 3
+    max_length: int = 96
     epochs: float = 1.0
     batch_size: int = 32
     learning_rate: float = 1e-4
@@ -45,7 +45,7 @@ class TrainParams:
     seed: int = 13
     threads: int = 2
     max_pairs: int = 0  # 0: all pairs; else the first n (smoke runs)
-    focus: bool = False  # fit long passages around the question's words, as the service can
+    focus: bool = True  # fit long passages around the question's words, as the service can
     pos_weight: float = 1.0  # weight of a positive pair's loss against a negative's
     loss: str = "bce"  # bce: pointwise; listwise: each positive against its query's negatives
     negatives: int = 4  # listwise: hard negatives per row

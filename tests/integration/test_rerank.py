@@ -86,7 +86,12 @@ def test_the_benchmark_stand_in_has_the_default_shape_and_is_built_once(tmp_path
     assert standin_reranker(tmp_path) == path and weights.stat().st_mtime_ns == built
     reranker = CrossEncoderReranker(path, max_length=None, int8=True)
     assert reranker.max_length == TrainParams().max_length
+    assert reranker.focus == TrainParams().focus  # served as a trained model of that shape
     assert reranker.score("q", ["a passage", "another"]).shape == (2,)
+    record = tmp_path / "reranker-standin" / "training.json"
+    record.write_text(json.dumps({"params": {"layers": 1}}))  # a stand-in of an older shape
+    assert standin_reranker(tmp_path) == path and weights.stat().st_mtime_ns != built
+    assert json.loads(record.read_text())["params"]["layers"] == TrainParams().layers
 
 
 def test_focusing_fits_long_passages_with_the_model_tokenizer_in_serving_and_training(

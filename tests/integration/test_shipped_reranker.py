@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from ingest.reranker.train import TrainParams
 
 pytestmark = pytest.mark.integration
 
@@ -71,6 +74,8 @@ def test_the_model_card_and_training_record_are_shipped():
     record = json.loads((SHIPPED / "training.json").read_text(encoding="utf-8"))
     config = json.loads((SHIPPED / "config.json").read_text(encoding="utf-8"))
     assert config["num_hidden_layers"] == record["params"]["layers"]
+    # `make train-reranker` (the defaults) reproduces it
+    assert record["params"] == asdict(TrainParams())
     assert (SHIPPED / "model.safetensors").stat().st_size < 100 * 1024 * 1024
     card = (SHIPPED / "README.md").read_text(encoding="utf-8")
     assert "SciFact" in card and "DSTC10" in card
@@ -108,7 +113,9 @@ def test_the_latency_benchmark_reports_its_figures_and_the_cpu(tmp_path, monkeyp
     assert main(["--reranker", str(SHIPPED), "--pairs", "3", "--runs", "2",
                  "--out", str(out)]) == 0
     report = json.loads(out.read_text(encoding="utf-8"))
-    assert report["pairs"] == 3 and report["runs"] == 2 and report["max_length"] == 128
+    trained = json.loads((SHIPPED / "training.json").read_text(encoding="utf-8"))["params"]
+    assert report["pairs"] == 3 and report["runs"] == 2
+    assert report["max_length"] == trained["max_length"]
     assert 0 < report["median_ms"] <= report["p90_ms"] * 1.0001
     assert report["cpu"] and report["cpu_capability"]
     assert len(report["reranker_digest"]) >= 16

@@ -31,8 +31,11 @@ def test_scores_are_reused_across_runs_and_rescored_when_the_query_text_changes(
 
     again = ScoreCache(model, signature="sig", name="set", cache=tmp_path)
     same = again.score(Query("t1", "hotel: parking?", {"a": 1}), [1, 0, 2], texts, ids)
-    assert model.calls == [("hotel: parking?", 2), ("hotel: parking?", 1)]
+    # one new candidate: the whole head is scored again in one call, as the service scores it
+    assert model.calls == [("hotel: parking?", 2), ("hotel: parking?", 3)]
     assert same.tolist() == [first[1], first[0], len("hotel: parking?") + len("fiftyfive")]
+    again.score(Query("t1", "hotel: parking?", {"a": 1}), [2, 1], texts, ids)
+    assert len(model.calls) == 2  # all cached: nothing scored
 
     # the same turn written with another entity prefix must not reuse the old scores
     other = again.score(Query("t1", "inn: parking?", {"a": 1}), [0], texts, ids)
