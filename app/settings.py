@@ -87,7 +87,7 @@ class RetrievalSettings(BaseModel):
         "instead of cutting their end; empty: as the model was trained (its training.json).",
     )
     rerank_fusion_weight: float = Field(
-        default=0.6, ge=0, le=1,
+        default=0.7, ge=0, le=1,
         description="Share of the first-stage fusion score in the reranked order: "
         "(1 - w) * reranker probability + w * normalised fusion score; 0: reranker only. "
         "The shipped model's card says how the default was chosen.",

@@ -80,9 +80,17 @@ def _system_rows(results: Mapping[str, Mapping[str, float]], metrics: Sequence[s
 
 
 def verdict(base: float, reranked: float, *, tolerance: float = 0.0) -> str:
-    delta = reranked - base
+    """The change and whether it meets its bar: to beat ``base`` (no tolerance; an equal
+    figure misses) or to lose at most ``tolerance``."""
+    delta = round(reranked - base, 4)
     sign = "+" if delta >= 0 else ""
-    return f"{sign}{delta:.4f} ({'meets' if delta >= -tolerance else 'misses'})"
+    if tolerance:
+        meets = delta >= -tolerance
+    elif delta == 0:
+        return f"{sign}{delta:.4f} (equal: misses)"
+    else:
+        meets = delta > 0
+    return f"{sign}{delta:.4f} ({'meets' if meets else 'misses'})"
 
 
 def _against(base: Mapping[str, float], served: Mapping[str, float],
@@ -279,7 +287,8 @@ def render(model: Path, record: Mapping[str, Any], reports: Mapping[str, Mapping
     if "dev" in reports and held_out(data):
         dev = reports["dev"]
         lines += ["", f"### Held-out training queries ({dev['queries']} questions; the blend "
-                  "weight is chosen on them, see Blend weight)", "", "`python -m eval.rerank_dev`", ""]
+                  "weight is chosen on them, see Blend weight)", "",
+                  "`python -m eval.rerank_dev`", ""]
         lines += _table(["system", "recall@1", "recall@5", "MRR"],
                         _system_rows(dev["results"], ["recall@1", "recall@5", "mrr"]))
         lines += weight_section(dev, sci, weight=weight, depth=depth)
