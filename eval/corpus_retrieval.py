@@ -99,11 +99,11 @@ class ScoreCache:
 
     def score(self, query: Query, rows: Sequence[int], texts: Sequence[str],
               ids: Sequence[str]) -> np.ndarray:
-        if any(f"{query.text}\x1f{ids[r]}" not in self.scores for r in rows):
+        keys = [f"{query.text}\x1f{ids[r]}" for r in rows]
+        if any(k not in self.scores for k in keys):
             fresh = self.reranker.score(query.text, [texts[r] for r in rows])
-            for r, s in zip(rows, fresh, strict=True):
-                self.scores[f"{query.text}\x1f{ids[r]}"] = float(s)
-        return np.array([self.scores[f"{query.text}\x1f{ids[r]}"] for r in rows])
+            self.scores.update(zip(keys, map(float, fresh), strict=True))
+        return np.array([self.scores[k] for k in keys])
 
     def save(self) -> None:
         self.file.parent.mkdir(parents=True, exist_ok=True)

@@ -79,13 +79,19 @@ def _system_rows(results: Mapping[str, Mapping[str, float]], metrics: Sequence[s
             for name, values in results.items()]
 
 
+def within(base: float, reranked: float, tolerance: float) -> bool:
+    """Whether ``reranked`` loses at most ``tolerance`` against ``base`` (to 4 decimals, as the
+    card prints them)."""
+    return round(reranked - base, 4) >= -tolerance
+
+
 def verdict(base: float, reranked: float, *, tolerance: float = 0.0) -> str:
     """The change and whether it meets its bar: to beat ``base`` (no tolerance; an equal
     figure misses) or to lose at most ``tolerance``."""
     delta = round(reranked - base, 4)
     sign = "+" if delta >= 0 else ""
     if tolerance:
-        meets = delta >= -tolerance
+        meets = within(base, reranked, tolerance)
     elif delta == 0:
         return f"{sign}{delta:.4f} (equal: misses)"
     else:
@@ -118,10 +124,10 @@ def choose_weight(dev: Mapping[str, Mapping[str, float]],
         sci = scifact.get(f"hybrid+rerank@{depth} w={w}")
         if sci is None:
             continue
-        meets = sci["ndcg@10"] - base >= -tolerance
-        mrr = dev[f"rerank w={w}"]["mrr"]
-        rows.append([f"w={w}", mrr, dev[f"rerank w={w}"]["recall@5"], sci["ndcg@10"],
-                     "yes" if meets else "no"])
+        meets = within(base, sci["ndcg@10"], tolerance)
+        held = dev[f"rerank w={w}"]
+        mrr = held["mrr"]
+        rows.append([f"w={w}", mrr, held["recall@5"], sci["ndcg@10"], "yes" if meets else "no"])
         if meets and (best is None or (mrr, w) >= best):
             best = (mrr, w)
     return (best[1] if best else None), rows

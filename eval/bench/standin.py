@@ -102,13 +102,13 @@ def standin_reranker(work: Path) -> str:
     the benchmark forces every question past the answer gate, so no latency, throughput or
     memory figure depends on them (the rerank-depth agreement columns do).
     """
-    import torch
-
     from ingest.reranker.train import TrainParams, make_model
 
     out, params = work / STANDIN_RERANKER, asdict(TrainParams())
     record = out / "training.json"
     if not record.exists() or json.loads(record.read_text(encoding="utf-8"))["params"] != params:
+        import torch
+
         torch.manual_seed(0)  # built afresh when the default shape changes
         make_model(TrainParams()).save_pretrained(str(out), create_model_card=False)
         record.write_text(json.dumps({"params": params}), encoding="utf-8")
