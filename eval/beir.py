@@ -25,7 +25,7 @@ from eval.corpus_retrieval import (
     Corpus,
     Query,
     ScoreCache,
-    add_int8_option,
+    add_runtime_options,
     mean,
     mrr,
     ndcg_at,
@@ -70,7 +70,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reranker", default="data/models/support-reranker")
     parser.add_argument("--max-length", type=int, default=None,
                         help="cross-encoder max tokens (default: the model's own)")
-    add_int8_option(parser, default=settings.retrieval.reranker_int8)
+    add_runtime_options(parser, default=settings.retrieval.reranker_int8,
+                        backend=settings.retrieval.reranker_backend)
     parser.add_argument("--depths", default="20,40")
     parser.add_argument("--weights", default=f"0,{settings.retrieval.rerank_fusion_weight}")
     parser.add_argument("--threads", type=int, default=2)
@@ -106,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"system": stage, **results[stage]})
     depths = [int(d) for d in args.depths.split(",")]
     weights = [float(w) for w in args.weights.split(",")]
-    model = CrossEncoderReranker(args.reranker, max_length=args.max_length, int8=args.int8)
+    model = CrossEncoderReranker(args.reranker, max_length=args.max_length, int8=args.int8,
+                                 backend=args.backend)
     signature = score_signature(args.reranker, model)
     started = time.perf_counter()
     for depth in depths:  # each head scored in one call, as the service scores it

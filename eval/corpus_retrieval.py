@@ -131,17 +131,21 @@ def model_signature(folder: str) -> str:
     return hashlib.sha256(f"{folder}\0{weights_digest(folder)}".encode()).hexdigest()[:16]
 
 
-def add_int8_option(parser: argparse.ArgumentParser, *, default: bool) -> None:
-    """``--int8/--no-int8``: score with int8 reranker weights, as the service loads them."""
+def add_runtime_options(parser: argparse.ArgumentParser, *, default: bool,
+                        backend: str = "torch") -> None:
+    """``--int8/--no-int8`` and ``--backend``: score as the service loads the reranker."""
     parser.add_argument("--int8", action=argparse.BooleanOptionalAction, default=default,
                         help="int8 reranker weights, as the service loads them (default: "
                              "settings)")
+    parser.add_argument("--backend", choices=("torch", "onnx"), default=backend,
+                        help="reranker runtime (default: settings)")
 
 
 def score_signature(folder: str, model: CrossEncoderReranker) -> str:
     """What a cached score depends on: the weights, the token budget, int8 and focusing."""
     return (f"{model_signature(folder)}-{model.max_length}"
-            + ("-int8" if model.int8 else "") + ("-focus" if model.focus else ""))
+            + ("-int8" if model.int8 else "") + ("-focus" if model.focus else "")
+            + ("-onnx" if model.backend == "onnx" else ""))
 
 
 def reranked(hybrid: Sequence[tuple[int, float]], probs: np.ndarray, *, depth: int,

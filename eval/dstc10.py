@@ -28,7 +28,7 @@ from eval.corpus_retrieval import (
     Corpus,
     Query,
     ScoreCache,
-    add_int8_option,
+    add_runtime_options,
     mean,
     mrr,
     print_table,
@@ -87,7 +87,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dataset", type=Path, default=DATASET)
     parser.add_argument("--reranker", default="data/models/support-reranker")
     parser.add_argument("--max-length", type=int, default=None)
-    add_int8_option(parser, default=settings.retrieval.reranker_int8)
+    add_runtime_options(parser, default=settings.retrieval.reranker_int8,
+                        backend=settings.retrieval.reranker_backend)
     parser.add_argument("--depth", type=int, default=settings.retrieval.rerank_depth)
     parser.add_argument("--weights", default=f"0,{settings.retrieval.rerank_fusion_weight}")
     parser.add_argument("--threads", type=int, default=2)
@@ -109,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     queries, found = load_turns(args.dataset, entity_patterns(entries))
     corpus = Corpus(ids, texts, embedder=SentenceTransformerEmbedder())
     ranks = corpus.rankings(queries, k=50)
-    model = CrossEncoderReranker(args.reranker, max_length=args.max_length, int8=args.int8)
+    model = CrossEncoderReranker(args.reranker, max_length=args.max_length, int8=args.int8,
+                                 backend=args.backend)
     cache = ScoreCache(model, signature=score_signature(args.reranker, model), name="dstc10")
     probs = {q.id: cache.score(q, [r for r, _ in ranks[q.id]["hybrid"][:args.depth]], texts,
                                ids) for q in queries}

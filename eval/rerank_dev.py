@@ -27,7 +27,7 @@ from eval.corpus_retrieval import (
     Corpus,
     Query,
     ScoreCache,
-    add_int8_option,
+    add_runtime_options,
     mean,
     mrr,
     print_table,
@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kb", type=Path, default=settings.data_dir / "kb")
     parser.add_argument("--reranker", default="data/models/support-reranker")
     parser.add_argument("--compare", default=None, help="a second reranker folder")
-    add_int8_option(parser, default=settings.retrieval.reranker_int8)
+    add_runtime_options(parser, default=settings.retrieval.reranker_int8,
+                        backend=settings.retrieval.reranker_backend)
     parser.add_argument("--depth", type=int, default=settings.retrieval.rerank_depth)
     parser.add_argument("--weights", default="0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8")
     parser.add_argument("--out", type=Path, default=Path("var/eval/rerank-dev.json"))
@@ -85,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     systems = {"hybrid": {q.id: [ids[r] for r, _ in ranks[q.id]["hybrid"]] for q in queries}}
     models = {"rerank": args.reranker} | ({"compare": args.compare} if args.compare else {})
     for label, folder in models.items():
-        model = CrossEncoderReranker(folder, max_length=None, int8=args.int8)
+        model = CrossEncoderReranker(folder, max_length=None, int8=args.int8,
+                                     backend=args.backend)
         cache = ScoreCache(model, signature=score_signature(folder, model), name=args.set.stem)
         probs = {q.id: cache.score(q, [r for r, _ in ranks[q.id]["hybrid"][:args.depth]],
                                    texts, ids) for q in queries}

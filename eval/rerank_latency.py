@@ -1,6 +1,7 @@
-"""Latency of the reranker: scoring 20 help-center chunks for one question, one torch thread.
+"""Latency of the reranker: scoring 20 help-center chunks for one question, one thread.
 
     python -m eval.rerank_latency [--reranker FOLDER] [--pairs 20] [--runs 20]
+                                  [--backend torch|onnx]
 
 The chunks are the first ``--pairs`` chunks of the sample help center as the service indexes
 them (breadcrumb and body), so the token counts are realistic. One thread, as the service
@@ -22,7 +23,7 @@ import numpy as np
 from app.rag.rerank import CrossEncoderReranker
 from app.settings import get_settings
 from eval.bench.report import machine
-from eval.corpus_retrieval import add_int8_option, weights_digest
+from eval.corpus_retrieval import add_runtime_options, weights_digest
 from ingest.reranker.data import make_chunker
 from ingest.reranker.helpcenter import published_articles
 
@@ -34,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reranker", default="data/models/support-reranker")
     parser.add_argument("--max-length", type=int, default=None)
-    add_int8_option(parser, default=get_settings().retrieval.reranker_int8)
+    add_runtime_options(parser, default=get_settings().retrieval.reranker_int8,
+                        backend=get_settings().retrieval.reranker_backend)
     parser.add_argument("--pairs", type=int, default=20)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
@@ -46,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     chunker = make_chunker(get_settings())
     passages = [c.embedding_text() for doc in published_articles(Path("data/kb"))
                 for c in chunker.chunk(doc)][: args.pairs]
-    model = CrossEncoderReranker(args.reranker, max_length=args.max_length, int8=args.int8)
+    model = CrossEncoderReranker(args.reranker, max_length=args.max_length, int8=args.int8,
+                                 backend=args.backend)
     model.score(QUESTION, passages)
     times = []
     for _ in range(args.runs):
@@ -54,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         model.score(QUESTION, passages)
         times.append((time.perf_counter() - started) * 1000)
     report = {"reranker": args.reranker, "reranker_digest": weights_digest(args.reranker),
-              "max_length": model.max_length, "int8": args.int8,
+              "max_length": model.max_length, "int8": args.int8, "backend": args.backend,
               "pairs": len(passages),
               "threads": args.threads, "runs": args.runs,
               "median_ms": round(statistics.median(times), 1),
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"{len(passages)} pairs, {args.threads} thread(s), max_length {model.max_length}"
-          f"{', int8' if args.int8 else ''}: "
+          f"{', int8' if args.int8 else ''}, {args.backend}: "
           f"median {report['median_ms']} ms, p90 {report['p90_ms']} ms ({args.runs} runs) "
           f"on {report['cpu']} ({report['cpu_capability']})")
     return 0

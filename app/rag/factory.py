@@ -94,7 +94,9 @@ def make_reranker(settings: Settings) -> Reranker | None:
         return None
     return CrossEncoderReranker(path, max_length=settings.retrieval.reranker_max_length,
                                 int8=settings.retrieval.reranker_int8,
-                                focus=settings.retrieval.reranker_focus)
+                                focus=settings.retrieval.reranker_focus,
+                                backend=settings.retrieval.reranker_backend,
+                                onnx_cache=settings.var_dir / "cache" / "onnx")
 
 
 def make_generator(settings: Settings) -> Generator:

@@ -97,7 +97,9 @@ def rerank(root: Path, questions: int, reranker: str) -> dict[str, Any]:
     try:
         model = CrossEncoderReranker(reranker,
                                      max_length=settings.retrieval.reranker_max_length,
-                                     int8=settings.retrieval.reranker_int8)
+                                     int8=settings.retrieval.reranker_int8,
+                                     backend=settings.retrieval.reranker_backend,
+                                     onnx_cache=settings.var_dir / "cache" / "onnx")
         model.score("warm up", ["the model"])
         retriever = make_answer_service(settings, embedder=HashingEmbedder()).retriever
         return rerank_depths(index, sample_questions(root / "questions.jsonl", questions),

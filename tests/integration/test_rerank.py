@@ -111,3 +111,58 @@ def test_focusing_fits_long_passages_with_the_model_tokenizer_in_serving_and_tra
     pair = Pair(question, long, 1.0, "questions", "q1")
     trained = focused_passages(reranker._model, [pair], budget=64)
     assert trained == [fitted]
+
+
+PASSAGES = ["You can return hardware within 45 days.", "Plus costs $4.99.",
+            "Hold the reset button on the hub for 10 seconds.",
+            "Returns > Prepare the device\n" + " ".join(
+                f"Step {i} of the setup keeps the box closed." for i in range(40))]
+
+
+def test_onnx_runtime_gives_torch_scores_in_fp32_and_close_ones_in_int8(
+        tiny_cross_encoder, tmp_path):
+    torch_fp32 = CrossEncoderReranker(tiny_cross_encoder, max_length=64)
+    onnx_fp32 = CrossEncoderReranker(tiny_cross_encoder, max_length=64, backend="onnx",
+                                     onnx_cache=tmp_path)
+    onnx_int8 = CrossEncoderReranker(tiny_cross_encoder, max_length=64, backend="onnx",
+                                     int8=True, onnx_cache=tmp_path)
+    question = "how do I return my hub"
+    exact = torch_fp32.score(question, PASSAGES)  # the last passage is cut at 64 tokens
+    assert np.allclose(onnx_fp32.score(question, PASSAGES), exact, atol=1e-5)
+    quantised = onnx_int8.score(question, PASSAGES)
+    assert np.all((quantised >= 0) & (quantised <= 1))
+    assert np.max(np.abs(quantised - exact)) < 0.05
+    # many pairs in several batches come back in their own order
+    many = [(f"question {i}", PASSAGES[i % 4]) for i in range(11)]
+    onnx_fp32.batch_size = 4
+    assert np.allclose(onnx_fp32.score_pairs(many), torch_fp32.score_pairs(many), atol=1e-5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [onnx_fp32._onnx.path.name, onnx_int8._onnx.path.name])
+    assert onnx_int8._onnx.path.name.endswith("-int8.onnx")
+    assert onnx_int8._onnx.path.stat().st_size < onnx_fp32._onnx.path.stat().st_size / 2
+
+
+def test_onnx_export_happens_once_per_weights(tiny_cross_encoder, tmp_path, monkeypatch):
+    import shutil
+
+    from app.rag import onnx_scoring
+
+    first = CrossEncoderReranker(tiny_cross_encoder, backend="onnx", onnx_cache=tmp_path)
+    exported = first._onnx.path.stat().st_mtime_ns
+    monkeypatch.setattr(onnx_scoring, "export", lambda *a, **k: pytest.fail("exported again"))
+    again = CrossEncoderReranker(tiny_cross_encoder, backend="onnx", onnx_cache=tmp_path)
+    assert again._onnx.path == first._onnx.path
+    assert again._onnx.path.stat().st_mtime_ns == exported
+    monkeypatch.undo()
+    changed = tmp_path / "changed"
+    shutil.copytree(tiny_cross_encoder, changed)
+    config = changed / "config.json"
+    config.write_text(config.read_text().replace("{", '{"changed": 1, ', 1))
+    other = CrossEncoderReranker(str(changed), backend="onnx", onnx_cache=tmp_path / "c")
+    assert other._onnx.path.name != first._onnx.path.name  # other weights, other file
+    assert not list(tmp_path.glob("*.tmp"))  # written under a temporary name, then renamed
+
+
+def test_an_unknown_backend_is_refused(tiny_cross_encoder):
+    with pytest.raises(ValueError, match="backend"):
+        CrossEncoderReranker(tiny_cross_encoder, backend="tensorrt")

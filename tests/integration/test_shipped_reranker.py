@@ -68,6 +68,26 @@ def test_relevant_passages_score_above_irrelevant_ones(shipped):
         assert scores[0] > scores[1], question
 
 
+def test_the_onnx_runtime_scores_the_shipped_model_as_torch_does(shipped, tmp_path):
+    from app.rag.factory import make_reranker
+    from app.rag.rerank import CrossEncoderReranker
+    from app.settings import Settings
+
+    settings = Settings(var_dir=tmp_path, retrieval={"reranker_backend": "onnx"})
+    onnx = make_reranker(settings)
+    assert onnx is not None and onnx.backend == "onnx" and onnx.int8
+    assert onnx._onnx.path.parent == tmp_path / "cache" / "onnx"  # exported at first load
+    exact = CrossEncoderReranker(str(SHIPPED), max_length=None)
+    onnx_fp32 = CrossEncoderReranker(str(SHIPPED), max_length=None, backend="onnx",
+                                     onnx_cache=tmp_path / "fp32")
+    for question, relevant, irrelevant in CASES:
+        passages = [relevant, irrelevant]
+        assert np.allclose(onnx_fp32.score(question, passages), exact.score(question, passages),
+                           atol=1e-5)
+        scores = onnx.score(question, passages)  # int8 kernels of its own: close, not equal
+        assert scores[0] > scores[1], question
+
+
 def test_the_model_card_and_training_record_are_shipped():
     if not (SHIPPED / "config.json").exists():
         pytest.skip(f"no shipped reranker at {SHIPPED}")
@@ -118,4 +138,4 @@ def test_the_latency_benchmark_reports_its_figures_and_the_cpu(tmp_path, monkeyp
     assert report["max_length"] == trained["max_length"]
     assert 0 < report["median_ms"] <= report["p90_ms"] * 1.0001
     assert report["cpu"] and report["cpu_capability"]
-    assert len(report["reranker_digest"]) >= 16
+    assert len(report["reranker_digest"]) >= 16 and report["backend"] == "torch"
