@@ -44,8 +44,9 @@ class CrossEncoderReranker:
             max_length: Tokens per (question, passage) pair; None keeps the model's own.
             batch_size: Pairs per forward pass.
             int8: Quantise the linear layers' weights to 8-bit integers at load (dynamic
-                quantisation: activations stay float). Faster on a CPU; scores move slightly,
-                so calibrate the answer gate with the same setting.
+                quantisation: activations stay float; with "onnx", ONNX Runtime's own). Faster
+                on a CPU; scores move slightly, so calibrate the answer gate with the same
+                setting.
             focus: Fit a passage longer than the token budget by keeping its first line and
                 sentence and then the sentences that share most words with the question,
                 instead of cutting its end off (see ``focused``). None: as the model was
