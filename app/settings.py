@@ -260,6 +260,11 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.var_dir / 'groundline.db'}"
 
+    @property
+    def onnx_cache(self) -> Path:
+        """Where the reranker's ONNX exports are kept (``retrieval.reranker_backend`` onnx)."""
+        return self.var_dir / "cache" / "onnx"
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -70,8 +70,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reranker", default="data/models/support-reranker")
     parser.add_argument("--max-length", type=int, default=None,
                         help="cross-encoder max tokens (default: the model's own)")
-    add_runtime_options(parser, default=settings.retrieval.reranker_int8,
-                        backend=settings.retrieval.reranker_backend)
+    add_runtime_options(parser, settings.retrieval)
     parser.add_argument("--depths", default="20,40")
     parser.add_argument("--weights", default=f"0,{settings.retrieval.rerank_fusion_weight}")
     parser.add_argument("--threads", type=int, default=2)

@@ -24,6 +24,7 @@ from app.rag.fusion import reciprocal_rank_fusion
 from app.rag.protocols import Embedder, Reranker
 from app.rag.rerank import CrossEncoderReranker, blend
 from app.rag.sparse import BM25Index, tokenize
+from app.settings import RetrievalSettings
 
 logger = logging.getLogger(__name__)
 
@@ -131,13 +132,14 @@ def model_signature(folder: str) -> str:
     return hashlib.sha256(f"{folder}\0{weights_digest(folder)}".encode()).hexdigest()[:16]
 
 
-def add_runtime_options(parser: argparse.ArgumentParser, *, default: bool,
-                        backend: str = "torch") -> None:
+def add_runtime_options(parser: argparse.ArgumentParser, retrieval: RetrievalSettings) -> None:
     """``--int8/--no-int8`` and ``--backend``: score as the service loads the reranker."""
-    parser.add_argument("--int8", action=argparse.BooleanOptionalAction, default=default,
+    parser.add_argument("--int8", action=argparse.BooleanOptionalAction,
+                        default=retrieval.reranker_int8,
                         help="int8 reranker weights, as the service loads them (default: "
                              "settings)")
-    parser.add_argument("--backend", choices=("torch", "onnx"), default=backend,
+    parser.add_argument("--backend", choices=("torch", "onnx"),
+                        default=retrieval.reranker_backend,
                         help="reranker runtime (default: settings)")
 
 

@@ -87,8 +87,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dataset", type=Path, default=DATASET)
     parser.add_argument("--reranker", default="data/models/support-reranker")
     parser.add_argument("--max-length", type=int, default=None)
-    add_runtime_options(parser, default=settings.retrieval.reranker_int8,
-                        backend=settings.retrieval.reranker_backend)
+    add_runtime_options(parser, settings.retrieval)
     parser.add_argument("--depth", type=int, default=settings.retrieval.rerank_depth)
     parser.add_argument("--weights", default=f"0,{settings.retrieval.rerank_fusion_weight}")
     parser.add_argument("--threads", type=int, default=2)

@@ -65,8 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kb", type=Path, default=settings.data_dir / "kb")
     parser.add_argument("--reranker", default="data/models/support-reranker")
     parser.add_argument("--compare", default=None, help="a second reranker folder")
-    add_runtime_options(parser, default=settings.retrieval.reranker_int8,
-                        backend=settings.retrieval.reranker_backend)
+    add_runtime_options(parser, settings.retrieval)
     parser.add_argument("--depth", type=int, default=settings.retrieval.rerank_depth)
     parser.add_argument("--weights", default="0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8")
     parser.add_argument("--out", type=Path, default=Path("var/eval/rerank-dev.json"))

@@ -35,8 +35,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reranker", default="data/models/support-reranker")
     parser.add_argument("--max-length", type=int, default=None)
-    add_runtime_options(parser, default=get_settings().retrieval.reranker_int8,
-                        backend=get_settings().retrieval.reranker_backend)
+    add_runtime_options(parser, get_settings().retrieval)
     parser.add_argument("--pairs", type=int, default=20)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)

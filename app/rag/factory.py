@@ -96,7 +96,7 @@ def make_reranker(settings: Settings) -> Reranker | None:
                                 int8=settings.retrieval.reranker_int8,
                                 focus=settings.retrieval.reranker_focus,
                                 backend=settings.retrieval.reranker_backend,
-                                onnx_cache=settings.var_dir / "cache" / "onnx")
+                                onnx_cache=settings.onnx_cache)
 
 
 def make_generator(settings: Settings) -> Generator:

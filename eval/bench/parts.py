@@ -99,7 +99,7 @@ def rerank(root: Path, questions: int, reranker: str) -> dict[str, Any]:
                                      max_length=settings.retrieval.reranker_max_length,
                                      int8=settings.retrieval.reranker_int8,
                                      backend=settings.retrieval.reranker_backend,
-                                     onnx_cache=settings.var_dir / "cache" / "onnx")
+                                     onnx_cache=settings.onnx_cache)
         model.score("warm up", ["the model"])
         retriever = make_answer_service(settings, embedder=HashingEmbedder()).retriever
         return rerank_depths(index, sample_questions(root / "questions.jsonl", questions),
