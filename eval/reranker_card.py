@@ -162,6 +162,19 @@ def held_out(data: Mapping[str, Any]) -> int:
     return int(sum(data.get("dev_queries", {}).values()))
 
 
+def noise_lines(params: dict[str, Any]) -> list[str]:
+    """What the card says of the misspelt training queries (nothing when there were none)."""
+    share = float(params.get("noise_share", 0.0))
+    if share <= 0:
+        return []
+    return ["", f"{share:.0%} of the training queries (of each help-center repeat, and of the "
+            f"FAQ queries) are misspelt by rule, as typists and speech recognisers misspell: "
+            f"{float(params.get('noise_rate', 0.0)):.0%} of their long words garbled (letters "
+            "dropped, swapped or spelt as they sound, words split or run together), short "
+            "words sometimes dropped (`ingest/reranker/noise.py`). The edits are generic "
+            "rules; no evaluation text goes into them."]
+
+
 def held_out_line(data: Mapping[str, Any]) -> str:
     n = held_out(data)
     if n:
@@ -232,6 +245,7 @@ def render(model: Path, record: Mapping[str, Any], reports: Mapping[str, Mapping
         "",
         f"Help-center pairs are repeated {data.get('kb_repeat', 1)} times; hard negatives come "
         "from the service's own hybrid retrieval over the help center.",
+        *noise_lines(data.get("params", {})),
         "",
         "Training and evaluation are kept apart:",
         f"- every training query is compared with the {data.get('eval_questions_seen', 0)} "

@@ -48,6 +48,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dev-percent", type=int, default=DataParams().dev_percent,
                         help="share of the questions and tickets held out as dev.jsonl "
                         "(0: train on all of them, once the settings are chosen)")
+    parser.add_argument("--noise-share", type=float, default=DataParams().noise_share,
+                        help="share of training queries misspelt as typists and speech "
+                        "recognisers misspell (0: clean queries only)")
     parser.add_argument("--layers", type=int, default=TrainParams().layers)
     parser.add_argument("--max-length", type=int, default=TrainParams().max_length)
     parser.add_argument("--epochs", type=float, default=TrainParams().epochs)
@@ -142,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "finetune":
         return finetune(args)
     data_params = DataParams(seed=args.seed, faq_queries=args.faq_queries,
-                             dev_percent=args.dev_percent)
+                             dev_percent=args.dev_percent, noise_share=args.noise_share)
     result = assemble(get_settings(), params=data_params,
                       paths=DataPaths(faq=args.faq, cache=args.work.parent / "cache" / "reranker"))
     args.work.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,8 @@ Sources (all usable for a shipped model):
 
 1. the sample help center: the hand-written training questions in ``data/train`` and the
    customer messages of the tickets in ``data/tickets`` (redacted by the loader), each to the
-   chunks of its gold articles, with hard negatives from a BM25 + dense first stage;
+   chunks of its gold articles, with hard negatives from a BM25 + dense first stage, a share
+   of them misspelt in each repeat (``ingest.reranker.noise``);
 2. the help center's own text: sentences of its chunks as queries for the rest of their
    chunk (``cloze``);
 3. the DSTC10 FAQ knowledge base (Apache-2.0) beside the repository, when present.
@@ -35,6 +36,7 @@ from ingest.reranker.helpcenter import (
     published_articles,
     ticket_queries,
 )
+from ingest.reranker.noise import noisy_copy
 from ingest.reranker.records import (
     DataParams,
     LabelledQuery,
@@ -105,7 +107,10 @@ def assemble(settings: Settings, *, params: DataParams, paths: DataPaths) -> Ass
     search = help_center_search(settings, articles, cache=paths.cache)
     kb_pairs = helpcenter_pairs(search, train, params=params, rng=rng)
     cloze = cloze_pairs(search, params=params, rng=rng) if params.cloze_per_chunk else []
-    pairs = kb_pairs * params.kb_repeat + cloze
+    # Each repeat garbles its own share of the queries: most stay clean in some copy.
+    pairs = [p for copy in range(params.kb_repeat)
+             for p in noisy_copy(kb_pairs, share=params.noise_share, rate=params.noise_rate,
+                                 seed=f"{params.seed}:{copy}")] + cloze
     faq: list[Pair] = []
     if paths.faq.exists():
         entries = load_faq(paths.faq)

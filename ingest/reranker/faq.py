@@ -5,7 +5,8 @@ answer (``text``). A sampled entry's question, with the entity named, is the que
 is the positive. Negatives are the same question answered for *other* entities (the model must
 read the entity) and BM25 hits for the query (mostly other questions about the same entity).
 Queries are lowercased without punctuation half of the time, like speech-recognition output,
-and some start with a spoken filler ("ok", "uh"); passages show the question half of the time,
+some start with a spoken filler ("ok", "uh") and a share (``noise_share``) is misspelt the way
+typists and speech recognisers misspell (``ingest.reranker.noise``); passages show the question half of the time,
 so the model learns to match answers, not only to copy questions.
 
 Paraphrases: an FAQ question is written once per entity, in that entity's own wording. When
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from app.rag.sparse import BM25Index, tokenize
+from ingest.reranker.noise import misspell
 from ingest.reranker.records import DataParams, Pair, jaccard, normalise
 
 logger = logging.getLogger(__name__)
@@ -122,6 +124,8 @@ def _entry_pairs(entries: Sequence[FaqEntry], i: int, *, source: int, bm25: BM25
     """Entry ``i`` as the positive for its question, worded as entry ``source`` words it."""
     e = entries[i]
     text = _question_key(entries[source]) if source != i else e.question
+    if params.noise_share and rng.random() < params.noise_share:
+        text = misspell(text, rng, rate=params.noise_rate)
     if rng.random() < 0.3:
         text = f"{rng.choice(FILLERS)} {text}"
     query = with_entity(e.entity, text)

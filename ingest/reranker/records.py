@@ -74,6 +74,8 @@ class DataParams:
     faq_paraphrase_share: float = 0.5
     faq_paraphrase_sim: float = 0.8
     near_duplicate: float = 0.6
+    noise_share: float = 0.4  # share of training queries garbled (typing, speech recognition)
+    noise_rate: float = 0.2  # share of a garbled query's long words that change
 
 
 def family(article_id: str) -> str:

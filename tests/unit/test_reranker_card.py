@@ -204,3 +204,15 @@ def test_a_bar_to_beat_is_missed_by_an_equal_figure_and_a_tolerance_bar_is_not()
     assert verdict(0.7122, 0.7122, tolerance=0.01) == "+0.0000 (meets)"
     assert verdict(0.7122, 0.7022, tolerance=0.01) == "-0.0100 (meets)"
     assert verdict(0.7122, 0.7021, tolerance=0.01) == "-0.0101 (misses)"
+
+
+def test_the_card_says_how_many_training_queries_were_misspelt_and_only_then(tmp_path):
+    model, reports = model_with_reports(tmp_path)
+    assert main(["--model", str(model), "--reports", str(reports)]) == 0
+    assert "misspelt" not in (model / "README.md").read_text()
+    data = {**RECORD["data"], "params": {"noise_share": 0.4, "noise_rate": 0.2}}
+    (model / "training.json").write_text(json.dumps({**RECORD, "data": data}))
+    write_reports(reports, model)  # the reports name the retrained weights
+    assert main(["--model", str(model), "--reports", str(reports)]) == 0
+    card = (model / "README.md").read_text()
+    assert "40% of the training queries" in card and "20% of their long words" in card

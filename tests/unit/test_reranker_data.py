@@ -212,7 +212,7 @@ def test_paraphrased_faq_queries_ask_in_another_entitys_words():
     ]
     # Question vectors: take-out and food-to-go are one topic, happy hour another.
     vectors = np.array([[1, 0], [0, 1], [1, 0], [0, 1]], dtype=np.float32)
-    params = DataParams(faq_queries=len(entries), faq_paraphrase_share=1.0)
+    params = DataParams(faq_queries=len(entries), faq_paraphrase_share=1.0, noise_share=0.0)
     pairs = faq_pairs(entries, params=params, rng=random.Random(0), key_vectors=vectors)
     alpha = [p for p in pairs if p.group == "r:1:0"]
     query = alpha[0].query.lower()
