@@ -6,8 +6,8 @@ is the positive. Negatives are the same question answered for *other* entities (
 read the entity) and BM25 hits for the query (mostly other questions about the same entity).
 Queries are lowercased without punctuation half of the time, like speech-recognition output,
 some start with a spoken filler ("ok", "uh") and a share (``noise_share``) is misspelt the way
-typists and speech recognisers misspell (``ingest.reranker.noise``); passages show the question half of the time,
-so the model learns to match answers, not only to copy questions.
+typists and speech recognisers misspell (``ingest.reranker.noise``); passages show the
+question half of the time, so the model learns to match answers, not only to copy questions.
 
 Paraphrases: an FAQ question is written once per entity, in that entity's own wording. When
 question vectors are given, a share of the queries (``faq_paraphrase_share``) asks entity A's
