@@ -36,7 +36,7 @@ from ingest.reranker.helpcenter import (
     published_articles,
     ticket_queries,
 )
-from ingest.reranker.noise import noisy_copy
+from ingest.reranker.noise import noisy_repeats
 from ingest.reranker.records import (
     DataParams,
     LabelledQuery,
@@ -107,10 +107,7 @@ def assemble(settings: Settings, *, params: DataParams, paths: DataPaths) -> Ass
     search = help_center_search(settings, articles, cache=paths.cache)
     kb_pairs = helpcenter_pairs(search, train, params=params, rng=rng)
     cloze = cloze_pairs(search, params=params, rng=rng) if params.cloze_per_chunk else []
-    # Each repeat garbles its own share of the queries: most stay clean in some copy.
-    pairs = [p for copy in range(params.kb_repeat)
-             for p in noisy_copy(kb_pairs, share=params.noise_share, rate=params.noise_rate,
-                                 seed=f"{params.seed}:{copy}")] + cloze
+    pairs = noisy_repeats(kb_pairs, params=params) + cloze
     faq: list[Pair] = []
     if paths.faq.exists():
         entries = load_faq(paths.faq)

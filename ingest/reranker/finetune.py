@@ -6,7 +6,8 @@ This module turns two kinds of evidence into training pairs:
 
 - **tickets**: each resolved ticket's customer message, with the articles its agent linked
   (``article:<id>`` tags), positives and hard negatives chosen exactly as for the shipped
-  model (``helpcenter.query_pairs``);
+  model (``helpcenter.query_pairs``), and repeated with a share of the queries misspelt in
+  each repeat, as the shipped model was trained (``noise.noisy_repeats``);
 - **the help center's own text**: sentences of its chunks as queries for the rest of their
   chunk (``cloze``), so the model learns the operator's vocabulary;
 - **feedback** (optional): thumbs on answered chat turns, read from the service's database.
@@ -34,6 +35,7 @@ from app.settings import Settings
 from ingest.reranker.cloze import cloze_pairs
 from ingest.reranker.data import Assembled, help_center_search, split_queries
 from ingest.reranker.helpcenter import helpcenter_pairs, published_articles, ticket_queries
+from ingest.reranker.noise import noisy_repeats
 from ingest.reranker.records import DataParams, LeakageGuard, Pair, eval_questions, summarise
 
 logger = logging.getLogger(__name__)
@@ -121,7 +123,7 @@ def assemble_operator(settings: Settings, *, data: OperatorData, params: DataPar
         raise ValueError(f"no training pairs: {data.tickets} has no resolved tickets that link "
                          "a published article (tag article:<id>), and there is no feedback")
     cloze = cloze_pairs(search, params=params, rng=rng) if params.cloze_per_chunk else []
-    pairs = ticket_pairs * params.kb_repeat + rated + cloze
+    pairs = noisy_repeats(ticket_pairs, params=params) + rated + cloze
     rng.shuffle(pairs)
     stats: dict[str, object] = {
         "kind": "fine-tune",

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from ingest.reranker.records import Pair
+from ingest.reranker.records import DataParams, Pair
 
 VOWELS = "aeiou"
 # Spellings that sound alike: what a speech recogniser or a hurried writer swaps.
@@ -123,3 +123,13 @@ def noisy_copy(pairs: Sequence[Pair], *, share: float, rate: float, seed: str) -
                             else p.query)
         out.append(replace(p, query=garbled[key]) if garbled[key] != p.query else p)
     return out
+
+
+def noisy_repeats(pairs: Sequence[Pair], *, params: DataParams) -> list[Pair]:
+    """``params.kb_repeat`` copies of the pairs, each garbling its own share of the queries.
+
+    Most queries are then seen clean in some copy and misspelt in another.
+    """
+    return [p for copy in range(params.kb_repeat)
+            for p in noisy_copy(pairs, share=params.noise_share, rate=params.noise_rate,
+                                seed=f"{params.seed}:{copy}")]

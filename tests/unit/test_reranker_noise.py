@@ -3,7 +3,7 @@ from __future__ import annotations
 import random
 
 from ingest.reranker.faq import FaqEntry, faq_pairs
-from ingest.reranker.noise import misspell, noisy_copy
+from ingest.reranker.noise import misspell, noisy_copy, noisy_repeats
 from ingest.reranker.records import DataParams, Pair, normalise
 
 QUESTION = "does the restaurant offer delivery service on weekends"
@@ -81,3 +81,17 @@ def test_noisy_faq_queries_keep_their_entity_and_clean_passages():
         name = normalise(p.group.replace("hotel:", "Hotel Number").split(":")[0])
         assert normalise(p.query).startswith(name)
         assert "offers shuttles" in p.passage
+
+
+def test_each_repeat_garbles_its_own_queries_and_most_queries_are_seen_clean():
+    original = pairs()
+    params = DataParams(kb_repeat=4, noise_share=0.4, noise_rate=0.2)
+    repeats = noisy_repeats(original, params=params)
+    assert len(repeats) == 4 * len(original)
+    copies = [repeats[i * len(original):(i + 1) * len(original)] for i in range(4)]
+    assert len({tuple(p.query for p in c) for c in copies}) == 4
+    seen_clean = {p.group for c in copies for p, o in zip(c, original, strict=True)
+                  if p.query == o.query}
+    assert len(seen_clean) >= 25  # of 30: P(garbled in all four) = 0.4 ** 4
+    clean = noisy_repeats(original, params=DataParams(kb_repeat=2, noise_share=0.0))
+    assert clean == original * 2
