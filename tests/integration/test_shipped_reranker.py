@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ingest.reranker.records import DataParams
 from ingest.reranker.train import TrainParams
 
 pytestmark = pytest.mark.integration
@@ -96,6 +97,7 @@ def test_the_model_card_and_training_record_are_shipped():
     assert config["num_hidden_layers"] == record["params"]["layers"]
     # `make train-reranker` (the defaults) reproduces it
     assert record["params"] == asdict(TrainParams())
+    assert record["data"]["params"] == asdict(DataParams())
     assert (SHIPPED / "model.safetensors").stat().st_size < 100 * 1024 * 1024
     card = (SHIPPED / "README.md").read_text(encoding="utf-8")
     assert "SciFact" in card and "DSTC10" in card
