@@ -100,7 +100,8 @@ def finetune(args: argparse.Namespace) -> int:
                         database_url=settings.resolved_database_url if args.feedback else None,
                         cache=args.work.parent / "cache" / "reranker")
     try:
-        result = assemble_operator(settings, data=data, params=DataParams(seed=args.seed))
+        data_params = DataParams(seed=args.seed, noise_share=args.noise_share)
+        result = assemble_operator(settings, data=data, params=data_params)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
