@@ -162,7 +162,7 @@ def held_out(data: Mapping[str, Any]) -> int:
     return int(sum(data.get("dev_queries", {}).values()))
 
 
-def noise_lines(params: dict[str, Any]) -> list[str]:
+def noise_lines(params: Mapping[str, Any]) -> list[str]:
     """What the card says of the misspelt training queries (nothing when there were none)."""
     share = float(params.get("noise_share", 0.0))
     if share <= 0:

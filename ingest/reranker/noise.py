@@ -65,6 +65,7 @@ def _truncate(word: str, rng: random.Random) -> str:
     return word[: rng.randrange(max(3, len(word) // 2), len(word))]
 
 
+# Sound-alike spellings are listed twice: the commonest error of speech recognition.
 EDITS: tuple[Callable[[str, random.Random], str], ...] = (
     _delete, _swap, _vowel, _sound, _sound, _split, _truncate)
 
