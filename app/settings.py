@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
@@ -42,7 +42,10 @@ class ChunkerSettings(BaseModel):
 class IndexSettings(BaseModel):
     """Where indexes live and how the dense side is built."""
 
-    dir: Path = Path("var/index")
+    dir: Path = Field(
+        default=Path("var/index"),
+        description="Where index versions live; unset: var_dir/index.",
+    )
     hnsw_threshold: int = Field(
         default=100_000, description="Above this many chunks the dense index is HNSW, not exact."
     )
@@ -136,7 +139,8 @@ class AnswerSettings(BaseModel):
     )
     threshold_file: Path = Field(
         default=Path("var/threshold.json"),
-        description="Written by `python -m eval calibrate`; overrides min_score when present.",
+        description="Written by `python -m eval calibrate`; overrides min_score when present. "
+        "Unset: var_dir/threshold.json.",
     )
 
 
@@ -222,8 +226,15 @@ class Settings(BaseSettings):
         env_prefix="GROUNDLINE_", env_nested_delimiter="__", extra="ignore"
     )
 
-    data_dir: Path = Path("data")
-    var_dir: Path = Path("var")
+    data_dir: Path = Field(
+        default=Path("data"), description="The sample help center, evaluation sets and the "
+        "shipped models.")
+    var_dir: Path = Field(
+        default=Path("var"), description="Everything the software writes: the database, index "
+        "versions, the calibrated threshold, caches and evaluation runs.")
+    datasets_dir: Path = Field(
+        default=Path("../shared/datasets"),
+        description="External evaluation datasets (SciFact, DSTC10 FAQ); never shipped.")
     database_url: str = Field(default="", description="SQLAlchemy URL; empty: SQLite in var_dir.")
     max_file_bytes: int = Field(default=1_000_000, ge=1)
     torch_threads: int = Field(
@@ -256,14 +267,39 @@ class Settings(BaseSettings):
         description="An initial admin key for automation (env ADMIN_API_KEY, no prefix); "
         "only its hash is stored.")
 
+    @model_validator(mode="after")
+    def _paths_follow_var_dir(self) -> Settings:
+        """Paths inside ``var_dir`` move with it unless they were set on their own."""
+        if "dir" not in self.index.model_fields_set:
+            self.index = self.index.model_copy(update={"dir": self.var_dir / "index"})
+        if "threshold_file" not in self.answer.model_fields_set:
+            self.answer = self.answer.model_copy(
+                update={"threshold_file": self.var_dir / "threshold.json"})
+        return self
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.var_dir / 'groundline.db'}"
 
     @property
+    def cache_dir(self) -> Path:
+        """Caches that can be deleted at any time (embeddings, scores, exports)."""
+        return self.var_dir / "cache"
+
+    @property
     def onnx_cache(self) -> Path:
         """Where the reranker's ONNX exports are kept (``retrieval.reranker_backend`` onnx)."""
-        return self.var_dir / "cache" / "onnx"
+        return self.cache_dir / "onnx"
+
+    @property
+    def shipped_reranker(self) -> Path:
+        """The cross-encoder trained by ``make train-reranker`` and shipped in the repository."""
+        return self.data_dir / "models" / "support-reranker"
+
+    @property
+    def eval_runs_dir(self) -> Path:
+        """Evaluation run folders (``python -m eval run``)."""
+        return self.var_dir / "eval" / "runs"
 
 
 @lru_cache

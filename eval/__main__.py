@@ -103,7 +103,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def beir_command(args: argparse.Namespace) -> int:
     """A temporary index of a BEIR folder; metrics of every stage in ``<out>/metrics.json``."""
-    from eval.beir import main as beir_main
+    from eval.models.scifact import main as beir_main
 
     argv = ["--dataset", str(args.data), "--out", str(args.out / "metrics.json"),
             "--depths", args.depths]

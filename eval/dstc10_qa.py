@@ -18,7 +18,7 @@ The FAQ knowledge base (``kb.jsonl``, Apache-2.0) becomes the corpus and the spo
 - **entity from the dialogue.** A turn rarely names the place it asks about ("what is the
   check in time for that"); a dialogue system knows it from its dialogue state. By default
   the turn is prefixed with the knowledge-base entity last named in the dialogue (the rule
-  of ``eval.dstc10``), for answerable and unanswerable turns alike so the prefix tells
+  of ``eval.models.dstc10``), for answerable and unanswerable turns alike so the prefix tells
   nothing about the label; ``--dstc10-query turn`` keeps the turn as spoken.
 
 Tags: the first is the category (the gold snippet's domain, or ``not_knowledge_seeking``),
@@ -39,9 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import DatasetError
-from eval.dstc10 import entity_patterns, last_entity
-from ingest.reranker.faq import FaqEntry, load_faq, with_entity
-from ingest.reranker.records import normalise
+from eval.models.dstc10 import entity_patterns, last_entity
+from ingest.models.reranker.faq import FaqEntry, load_faq, with_entity
+from ingest.models.reranker.records import normalise
 
 logger = logging.getLogger(__name__)
 

@@ -195,7 +195,7 @@ def qa_command(args: argparse.Namespace, settings: Settings, *,
     config["kb"] = {"path": str(kb), "documents": len(docs), "build": built.status,
                     "embedded": built.embedded, **extra}
     if config["reranker"]:  # which weights: a retrained model keeps its folder name
-        from eval.corpus_retrieval import model_signature
+        from eval.models.corpus import model_signature
 
         config["reranker_signature"] = model_signature(config["reranker"])
     write_run(args.out, records=records, metrics=metrics, config=config)

@@ -6,7 +6,7 @@ dynamic quantisation of the weights (``onnxruntime.quantization``). Pairs are to
 CrossEncoder itself and the logits go through its own activation, so only the runtime
 changes: in fp32 the scores equal torch's to float precision; in int8 they move by about as
 much as torch's own int8 scores do. ONNX Runtime's int8 kernels are faster than torch's
-dynamic quantisation on a CPU (see ``python -m eval.rerank_latency --backend onnx``).
+dynamic quantisation on a CPU (see ``python -m eval.models.latency --backend onnx``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 dense search, and reranking depths.
 
 - BM25: rank-bm25's ``BM25Okapi`` against the service's sparse-matrix BM25 on the index's
-  own passages and the benchmark questions (``eval.bench_sparse.measure``).
+  own passages and the benchmark questions (``eval.bench.sparse.measure``).
 - Dense: FAISS exact inner product (``IndexFlatIP``) against HNSW with the service's
   parameters, on the index's (stand-in) vectors: build time, size, latency, recall@10.
 - Reranking: the cross-encoder's cost at depth 10, 20 and 40 on the fused candidates, with
@@ -26,7 +26,7 @@ def bm25_side_by_side(index: Any, questions: Sequence[Question], *,
                       oracle_queries: int = 5) -> dict[str, Any]:
     """Both BM25s on the passages of a loaded index version."""
     from app.rag.sparse import tokenize
-    from eval.bench_sparse import measure
+    from eval.bench.sparse import measure
 
     docs = [tokenize(c.embedding_text()) for c in index.chunks]
     queries = [tokenize(q.text) for q in questions]

@@ -5,7 +5,7 @@ each side-by-side comparison) is saved under ``<work>/parts/`` when it finishes 
 by the next run with the same parameters, so an interrupted run resumes where it stopped
 (``--fresh`` or ``--redo PART`` measure again). Every part prints how long it took.
 
-A full run (sizes 1,000, 10,000 and 50,000) writes ``bench/results/latest.{json,md,png}``
+A full run (sizes 1,000, 10,000 and 50,000) writes ``docs/bench/latest.{json,md,png}``
 and the README's benchmark block; other runs write to ``<work>/results/`` unless
 ``--publish``.
 """
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="sample articles for the ingestion throughput (default: all)")
     parser.add_argument("--work", type=Path, default=Path("var/bench"), help="work folder")
     parser.add_argument("--out", type=Path, help="where latest.{json,md,png} go")
-    parser.add_argument("--publish", action="store_true", help="write to bench/results")
+    parser.add_argument("--publish", action="store_true", help="write to docs/bench")
     parser.add_argument("--fresh", action="store_true", help="measure every part again")
     parser.add_argument("--redo", default="", help="parts to measure again, e.g. size-50000")
     args = parser.parse_args(argv)

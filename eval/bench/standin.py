@@ -102,7 +102,7 @@ def standin_reranker(work: Path) -> str:
     the benchmark forces every question past the answer gate, so no latency, throughput or
     memory figure depends on them (the rerank-depth agreement columns do).
     """
-    from ingest.reranker.train import TrainParams, make_model
+    from ingest.models.reranker.train import TrainParams, make_model
 
     out, params = work / STANDIN_RERANKER, asdict(TrainParams())
     record = out / "training.json"

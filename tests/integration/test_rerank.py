@@ -76,7 +76,7 @@ def test_the_benchmark_stand_in_has_the_default_shape_and_is_built_once(tmp_path
     import json
 
     from eval.bench.standin import standin_reranker
-    from ingest.reranker.train import TrainParams
+    from ingest.models.reranker.train import TrainParams
 
     path = standin_reranker(tmp_path)
     config = json.loads((tmp_path / "reranker-standin" / "config.json").read_text())
@@ -96,8 +96,8 @@ def test_the_benchmark_stand_in_has_the_default_shape_and_is_built_once(tmp_path
 
 def test_focusing_fits_long_passages_with_the_model_tokenizer_in_serving_and_training(
         tiny_cross_encoder):
-    from ingest.reranker.records import Pair
-    from ingest.reranker.train import focused_passages
+    from ingest.models.reranker.records import Pair
+    from ingest.models.reranker.train import focused_passages
 
     filler = " ".join(f"Step {i} of the setup keeps the box closed." for i in range(30))
     long = f"Returns > Prepare the device\nPack the device first. {filler} " \

@@ -1,4 +1,4 @@
-"""`python -m ingest.reranker data` over the real sample help center and a small FAQ file:
+"""`python -m ingest.models.reranker data` over the real sample help center and a small FAQ file:
 every source makes pairs, evaluation questions never do, and the run is reproducible."""
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ FAQ = [
 
 
 def test_data_command_assembles_every_source(tmp_path: Path, monkeypatch, capsys) -> None:
-    from ingest.reranker.__main__ import main
-    from ingest.reranker.records import LeakageGuard, eval_questions, read_pairs
+    from ingest.models.reranker.__main__ import main
+    from ingest.models.reranker.records import LeakageGuard, eval_questions, read_pairs
 
     faq = tmp_path / "kb.jsonl"
     faq.write_text("".join(json.dumps({"_id": i, "entity_name": e, "title": q, "text": a,
@@ -46,7 +46,7 @@ def test_data_command_assembles_every_source(tmp_path: Path, monkeypatch, capsys
 
 
 def test_train_command_distils_from_a_teacher_on_a_few_pairs(tmp_path: Path, monkeypatch) -> None:
-    from ingest.reranker.__main__ import main
+    from ingest.models.reranker.__main__ import main
 
     faq = tmp_path / "kb.jsonl"
     faq.write_text("".join(json.dumps({"_id": i, "entity_name": e, "title": q, "text": a,

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from app.rag.types import Chunk
-from ingest.reranker.finetune import Rating, feedback_pairs, read_ratings
-from ingest.reranker.records import Pair
-from ingest.reranker.train import TrainParams, train
+from ingest.models.reranker.finetune import Rating, feedback_pairs, read_ratings
+from ingest.models.reranker.records import Pair
+from ingest.models.reranker.train import TrainParams, train
 
 pytestmark = pytest.mark.integration
 
@@ -100,8 +100,8 @@ def base_model(tmp_path_factory) -> Path:
 
 def test_finetune_command_writes_a_new_model_and_the_comparison_runs(tmp_path, base_model,
                                                                      capsys):
-    from eval.rerank_dev import main as compare
-    from ingest.reranker.__main__ import main
+    from eval.models.helpcenter import main as compare
+    from ingest.models.reranker.__main__ import main
 
     tickets = write_tickets(tmp_path / "tickets")
     work, out = tmp_path / "work", tmp_path / "tuned"
@@ -127,14 +127,14 @@ def test_finetune_command_writes_a_new_model_and_the_comparison_runs(tmp_path, b
 
 
 def test_finetune_refuses_to_overwrite_its_base(base_model, tmp_path):
-    from ingest.reranker.__main__ import main
+    from ingest.models.reranker.__main__ import main
 
     assert main(["finetune", "--base", str(base_model), "--out", str(base_model),
                  "--work", str(tmp_path)]) == 2
 
 
 def test_finetune_without_tickets_says_what_is_missing(base_model, tmp_path, capsys):
-    from ingest.reranker.__main__ import main
+    from ingest.models.reranker.__main__ import main
 
     empty = tmp_path / "none"
     empty.mkdir()

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from app.rag.rerank import CrossEncoderReranker
-from ingest.reranker.records import Pair
-from ingest.reranker.train import TrainParams, train
+from ingest.models.reranker.records import Pair
+from ingest.models.reranker.train import TrainParams, train
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.reranker.records import DataParams
-from ingest.reranker.train import TrainParams
+from ingest.models.reranker.records import DataParams
+from ingest.models.reranker.train import TrainParams
 
 pytestmark = pytest.mark.integration
 
@@ -128,7 +128,7 @@ def test_the_served_app_reranks_with_the_shipped_model_by_default(shipped, tmp_p
 
 
 def test_the_latency_benchmark_reports_its_figures_and_the_cpu(tmp_path, monkeypatch):
-    from eval.rerank_latency import main
+    from eval.models.latency import main
 
     monkeypatch.chdir(ROOT)  # it reads the sample help center from data/kb
     out = tmp_path / "latency.json"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from eval.corpus_retrieval import weights_digest
-from eval.reranker_card import choose_weight, load_reports, main, verdict
+from eval.models.corpus import weights_digest
+from eval.models.card import choose_weight, load_reports, main, verdict
 
 RECORD = {"base_model": "all-MiniLM-L6-v2", "pairs": 1200, "positives": 300,
           "train_seconds": 600.0, "train_loss": 0.31, "torch": "2.13.0",
@@ -112,7 +112,7 @@ def test_a_model_trained_on_every_query_prints_no_development_figures(tmp_path):
 
 
 def test_rerank_dev_refuses_an_empty_development_set(tmp_path, capsys):
-    from eval.rerank_dev import main as rerank_dev
+    from eval.models.helpcenter import main as rerank_dev
 
     empty = tmp_path / "dev.jsonl"
     empty.write_text('{"id": "u1", "question": "anything?", "article_ids": []}\n')

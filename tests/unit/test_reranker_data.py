@@ -10,10 +10,10 @@ import pytest
 
 from app.rag.rerank import blend
 from app.rag.types import Chunk
-from ingest.reranker.data import split_queries
-from ingest.reranker.faq import FaqEntry, faq_pairs, passage, with_entity
-from ingest.reranker.helpcenter import ChunkSearch, query_pairs
-from ingest.reranker.records import (
+from ingest.models.reranker.data import split_queries
+from ingest.models.reranker.faq import FaqEntry, faq_pairs, passage, with_entity
+from ingest.models.reranker.helpcenter import ChunkSearch, query_pairs
+from ingest.models.reranker.records import (
     DataParams,
     LabelledQuery,
     LeakageGuard,
@@ -24,7 +24,7 @@ from ingest.reranker.records import (
     pick_negatives,
     summarise,
 )
-from ingest.reranker.train import length_buckets
+from ingest.models.reranker.train import length_buckets
 from tests.fakes import HashEmbedder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -239,7 +239,7 @@ def one_chunk(article: str, text: str) -> Chunk:
 
 
 def test_cloze_sentence_asks_for_the_rest_of_its_chunk(tmp_path: Path):
-    from ingest.reranker.cloze import cloze_pairs, plain, sentences
+    from ingest.models.reranker.cloze import cloze_pairs, plain, sentences
 
     text = ("You can return any device within 45 days of delivery for a full refund. "
             "Start the return from **Orders** in the app and print the prepaid label.\n"

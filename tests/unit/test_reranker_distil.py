@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from ingest.reranker.distil import soft_labels
-from ingest.reranker.records import Pair
+from ingest.models.reranker.distil import soft_labels
+from ingest.models.reranker.records import Pair
 
 
 class Teacher:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.reranker.listwise import listwise_rows, row_columns
-from ingest.reranker.records import Pair
+from ingest.models.reranker.listwise import listwise_rows, row_columns
+from ingest.models.reranker.records import Pair
 
 
 def pair(query: str, passage: str, label: float, group: str) -> Pair:
@@ -52,7 +52,7 @@ def test_a_row_needs_a_negative() -> None:
 
 
 def test_the_cli_refuses_a_teacher_with_the_listwise_loss(capsys) -> None:
-    from ingest.reranker.__main__ import main
+    from ingest.models.reranker.__main__ import main
 
     assert main(["train", "--loss", "listwise", "--teacher", "some/folder"]) == 2
     assert "--teacher works with --loss bce only" in capsys.readouterr().err

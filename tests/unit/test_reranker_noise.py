@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import random
 
-from ingest.reranker.faq import FaqEntry, faq_pairs
-from ingest.reranker.noise import misspell, noisy_copy, noisy_repeats
-from ingest.reranker.records import DataParams, Pair, normalise
+from ingest.models.reranker.faq import FaqEntry, faq_pairs
+from ingest.models.reranker.noise import misspell, noisy_copy, noisy_repeats
+from ingest.models.reranker.records import DataParams, Pair, normalise
 
 QUESTION = "does the restaurant offer delivery service on weekends"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.corpus_retrieval import Query, ScoreCache
+from eval.models.corpus import Query, ScoreCache
 
 
 class CountingReranker:

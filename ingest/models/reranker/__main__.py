@@ -1,4 +1,4 @@
-"""``python -m ingest.reranker data|train|finetune``: training pairs, training, fine-tuning.
+"""``python -m ingest.models.reranker data|train|finetune``: training pairs, training, fine-tuning.
 
 ``data`` writes ``pairs.jsonl``, ``dev.jsonl`` (held-out queries) and ``data.json`` (counts)
 to ``--work``; ``train`` assembles the same pairs (deterministically) and trains the model
@@ -9,7 +9,7 @@ full training; ``--max-pairs`` and ``--faq-queries`` make small smoke runs.
 tickets (``--tickets``, linked to ``--kb`` articles) and, with ``--feedback``, the thumbs
 recorded by the service, and writes a new model folder to ``--out`` (never over the base).
 Compare it with the base on the held-out tickets:
-``python -m eval.rerank_dev --set WORK/dev.jsonl --kb KB --reranker BASE --compare OUT``
+``python -m eval.models.helpcenter --set WORK/dev.jsonl --kb KB --reranker BASE --compare OUT``
 (``make finetune-reranker`` runs both).
 """
 
@@ -22,20 +22,20 @@ import sys
 from pathlib import Path
 
 from app.settings import get_settings
-from ingest.reranker.data import DataPaths, assemble, save
-from ingest.reranker.distil import soft_labels
-from ingest.reranker.finetune import OperatorData, assemble_operator
-from ingest.reranker.records import DataParams, Pair
-from ingest.reranker.train import TrainParams, train
+from ingest.models.reranker.data import DataPaths, assemble, save
+from ingest.models.reranker.distil import soft_labels
+from ingest.models.reranker.finetune import OperatorData, assemble_operator
+from ingest.models.reranker.records import DataParams, Pair
+from ingest.models.reranker.train import TrainParams, train
 
 SHIPPED = Path("data/models/support-reranker")
 FINETUNE_LR = 3e-5  # continue gently: a few hundred tickets must not undo the base training
 
-logger = logging.getLogger("ingest.reranker")
+logger = logging.getLogger("ingest.models.reranker")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m ingest.reranker", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m ingest.models.reranker", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("data", "train", "finetune"))
     parser.add_argument("--work", type=Path, default=Path("var/reranker"),
@@ -119,7 +119,7 @@ def finetune(args: argparse.Namespace) -> int:
     out = train(result.pairs, out=args.out, params=params, data_stats=result.stats,
                 init=str(args.base))
     print(json.dumps({k: v for k, v in out.items() if k != "data"}, indent=2))
-    print(f"compare: python -m eval.rerank_dev --set {args.work / 'dev.jsonl'} --kb {args.kb} "
+    print(f"compare: python -m eval.models.helpcenter --set {args.work / 'dev.jsonl'} --kb {args.kb} "
           f"--reranker {args.base} --compare {args.out}")
     return 0
 

@@ -1,10 +1,10 @@
 """Article-level ranking on a question set over the help-center chunks, by blend weight.
 
-    python -m eval.rerank_dev [--set var/reranker/dev.jsonl] [--weights 0,0.1,...]
+    python -m eval.models.helpcenter [--set var/reranker/dev.jsonl] [--weights 0,0.1,...]
                               [--kb data/kb] [--reranker FOLDER] [--compare FOLDER]
 
 Used to choose the reranker's fusion weight on the *held-out development* questions written
-by ``python -m ingest.reranker data`` (never on an evaluation set). The corpus is the
+by ``python -m ingest.models.reranker data`` (never on an evaluation set). The corpus is the
 published help-center chunks as the service indexes them; a question's ranking is the order
 in which articles first appear. Reports recall@1/5 (the share of a question's gold articles
 in the top k: ``gold_coverage@k`` in ``python -m eval run``) and MRR of hybrid retrieval and of
@@ -23,7 +23,7 @@ from pathlib import Path
 from app.rag.embed import SentenceTransformerEmbedder
 from app.rag.rerank import CrossEncoderReranker
 from app.settings import get_settings
-from eval.corpus_retrieval import (
+from eval.models.corpus import (
     Corpus,
     Query,
     ScoreCache,
@@ -36,8 +36,8 @@ from eval.corpus_retrieval import (
     score_signature,
     weights_digest,
 )
-from ingest.reranker.data import make_chunker
-from ingest.reranker.helpcenter import published_articles
+from ingest.models.reranker.data import make_chunker
+from ingest.models.reranker.helpcenter import published_articles
 
 
 def articles_in_order(chunk_ids: Sequence[str], article_of: dict[str, str]) -> list[str]:
@@ -59,7 +59,7 @@ def load_set(path: Path) -> list[Query]:
 
 def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
-    parser = argparse.ArgumentParser(prog="python -m eval.rerank_dev", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m eval.models.helpcenter", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", type=Path, default=Path("var/reranker/dev.jsonl"))
     parser.add_argument("--kb", type=Path, default=settings.data_dir / "kb")

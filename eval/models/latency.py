@@ -1,6 +1,6 @@
 """Latency of the reranker: scoring 20 help-center chunks for one question, one thread.
 
-    python -m eval.rerank_latency [--reranker FOLDER] [--pairs 20] [--runs 20]
+    python -m eval.models.latency [--reranker FOLDER] [--pairs 20] [--runs 20]
                                   [--backend torch|onnx]
 
 The chunks are the first ``--pairs`` chunks of the sample help center as the service indexes
@@ -23,15 +23,15 @@ import numpy as np
 from app.rag.rerank import CrossEncoderReranker
 from app.settings import get_settings
 from eval.bench.report import machine
-from eval.corpus_retrieval import add_runtime_options, weights_digest
-from ingest.reranker.data import make_chunker
-from ingest.reranker.helpcenter import published_articles
+from eval.models.corpus import add_runtime_options, weights_digest
+from ingest.models.reranker.data import make_chunker
+from ingest.models.reranker.helpcenter import published_articles
 
 QUESTION = "my hub shows a solid amber light since I changed my router, what should I do?"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.rerank_latency", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m eval.models.latency", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reranker", default="data/models/support-reranker")
     parser.add_argument("--max-length", type=int, default=None)

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ingest.reranker.records import Pair
+from ingest.models.reranker.records import Pair
 
 logger = logging.getLogger(__name__)
 

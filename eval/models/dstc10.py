@@ -1,6 +1,6 @@
 """DSTC10 track 2 validation: knowledge-seeking spoken turns against the FAQ knowledge base.
 
-    python -m eval.dstc10 [--dataset ../shared/datasets/dstc10-faq] [--reranker FOLDER]
+    python -m eval.models.dstc10 [--dataset ../shared/datasets/dstc10-faq] [--reranker FOLDER]
 
 Each of the 104 knowledge-seeking turns (speech-recognition output) has one gold FAQ entry.
 The entity a turn is about is usually named earlier in the dialogue, so the query is the turn
@@ -24,7 +24,7 @@ from pathlib import Path
 from app.rag.embed import SentenceTransformerEmbedder
 from app.rag.rerank import CrossEncoderReranker
 from app.settings import get_settings
-from eval.corpus_retrieval import (
+from eval.models.corpus import (
     Corpus,
     Query,
     ScoreCache,
@@ -37,10 +37,10 @@ from eval.corpus_retrieval import (
     score_signature,
     weights_digest,
 )
-from ingest.reranker.faq import FaqEntry, load_faq, passage, with_entity
-from ingest.reranker.records import normalise
+from ingest.models.reranker.faq import FaqEntry, load_faq, passage, with_entity
+from ingest.models.reranker.records import normalise
 
-logger = logging.getLogger("eval.dstc10")
+logger = logging.getLogger("eval.models.dstc10")
 
 DATASET = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "dstc10-faq"
 
@@ -82,7 +82,7 @@ def load_turns(folder: Path, patterns: Sequence[tuple[str, re.Pattern[str]]]
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     settings = get_settings()
-    parser = argparse.ArgumentParser(prog="python -m eval.dstc10", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m eval.models.dstc10", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", type=Path, default=DATASET)
     parser.add_argument("--reranker", default="data/models/support-reranker")

@@ -17,8 +17,8 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import replace
 
-from ingest.reranker.helpcenter import ChunkSearch
-from ingest.reranker.records import DataParams, Pair, family, pick_negatives
+from ingest.models.reranker.helpcenter import ChunkSearch
+from ingest.models.reranker.records import DataParams, Pair, family, pick_negatives
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")

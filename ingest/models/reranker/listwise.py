@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ingest.reranker.records import Pair
+from ingest.models.reranker.records import Pair
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder

@@ -17,7 +17,7 @@ This module turns two kinds of evidence into training pairs:
 
 A stable share of the ticket queries is held out (``dev.jsonl`` in the work folder) so the new
 model can be compared with the one it started from on questions neither has seen
-(``python -m eval.rerank_dev --compare``; ``make finetune-reranker`` runs both steps).
+(``python -m eval.models.helpcenter --compare``; ``make finetune-reranker`` runs both steps).
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ from pathlib import Path
 from app.content.redact import redact
 from app.rag.types import Chunk
 from app.settings import Settings
-from ingest.reranker.cloze import cloze_pairs
-from ingest.reranker.data import Assembled, help_center_search, split_queries
-from ingest.reranker.helpcenter import helpcenter_pairs, published_articles, ticket_queries
-from ingest.reranker.noise import noisy_repeats
-from ingest.reranker.records import DataParams, LeakageGuard, Pair, eval_questions, summarise
+from ingest.models.reranker.cloze import cloze_pairs
+from ingest.models.reranker.data import Assembled, help_center_search, split_queries
+from ingest.models.reranker.helpcenter import helpcenter_pairs, published_articles, ticket_queries
+from ingest.models.reranker.noise import noisy_repeats
+from ingest.models.reranker.records import DataParams, LeakageGuard, Pair, eval_questions, summarise
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ Sources (all usable for a shipped model):
 1. the sample help center: the hand-written training questions in ``data/train`` and the
    customer messages of the tickets in ``data/tickets`` (redacted by the loader), each to the
    chunks of its gold articles, with hard negatives from a BM25 + dense first stage, a share
-   of them misspelt in each repeat (``ingest.reranker.noise``);
+   of them misspelt in each repeat (``ingest.models.reranker.noise``);
 2. the help center's own text: sentences of its chunks as queries for the rest of their
    chunk (``cloze``);
 3. the DSTC10 FAQ knowledge base (Apache-2.0) beside the repository, when present.
@@ -27,17 +27,17 @@ from app.rag.chunk import ChunkerParams, MarkdownChunker
 from app.rag.embed import HFTokenCounter, SentenceTransformerEmbedder
 from app.rag.types import SourceDocument
 from app.settings import Settings
-from ingest.reranker.cloze import cloze_pairs
-from ingest.reranker.faq import faq_pairs, load_faq, question_keys
-from ingest.reranker.helpcenter import (
+from ingest.models.reranker.cloze import cloze_pairs
+from ingest.models.reranker.faq import faq_pairs, load_faq, question_keys
+from ingest.models.reranker.helpcenter import (
     ChunkSearch,
     cached_embeddings,
     helpcenter_pairs,
     published_articles,
     ticket_queries,
 )
-from ingest.reranker.noise import noisy_repeats
-from ingest.reranker.records import (
+from ingest.models.reranker.noise import noisy_repeats
+from ingest.models.reranker.records import (
     DataParams,
     LabelledQuery,
     LeakageGuard,

@@ -1,6 +1,6 @@
 """Write a reranker's model card from its training record and the evaluations' reports.
 
-    python -m eval.reranker_card [--model data/models/support-reranker] [--reports var/eval]
+    python -m eval.models.card [--model data/models/support-reranker] [--reports var/eval]
 
 Reads ``training.json`` beside the weights and the reports that ``make bench-reranker``
 writes (``beir-scifact.json``, ``dstc10.json``, ``rerank-sample.json``, ``rerank-dev.json``
@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from app.settings import get_settings
-from eval.corpus_retrieval import weights_digest
-from ingest.reranker.records import DataParams
+from eval.models.corpus import weights_digest
+from ingest.models.reranker.records import DataParams
 
 REPORTS = {
     "scifact": "beir-scifact.json",
@@ -183,7 +183,7 @@ def held_out_line(data: Mapping[str, Any]) -> str:
                 "a guard (see Blend weight), never on the sample set or DSTC10;")
     share = DataParams().dev_percent
     return (f"- the training settings and the blend weight were chosen with {share}% of the "
-            "help-center queries held out (`python -m ingest.reranker data` writes them to "
+            "help-center queries held out (`python -m ingest.models.reranker data` writes them to "
             "`var/reranker/dev.jsonl`), never on an evaluation set; this model was then trained "
             "with the same settings on every query (`--dev-percent 0`), so it has no "
             "development figures of its own;")
@@ -219,7 +219,7 @@ def render(model: Path, record: Mapping[str, Any], reports: Mapping[str, Mapping
         f"{params['seed']}; {record['pairs']:,} pairs ({record['positives']:,} positive) in "
         f"{record['train_seconds'] / 60:.0f} minutes on {params['threads']} CPU threads "
         f"(torch {record['torch']}); final loss {record['train_loss']}.",
-        "- Reproduce: `make train-reranker` (`python -m ingest.reranker train`); the whole "
+        "- Reproduce: `make train-reranker` (`python -m ingest.models.reranker train`); the whole "
         "record is `training.json` beside the weights.",
         "",
         "## Training data",
@@ -263,7 +263,7 @@ def render(model: Path, record: Mapping[str, Any], reports: Mapping[str, Mapping
         "",
         f"### BEIR SciFact test ({sci['queries']} queries, {sci['documents']:,} abstracts)",
         "",
-        "`python -m eval.beir` (nDCG@10; published anchors: BM25 0.665, BM25 + "
+        "`python -m eval.models.scifact` (nDCG@10; published anchors: BM25 0.665, BM25 + "
         "ms-marco-MiniLM-L-6 cross-encoder 0.688, all-MiniLM-L6-v2 0.645)",
         "",
     ]
@@ -279,7 +279,7 @@ def render(model: Path, record: Mapping[str, Any], reports: Mapping[str, Mapping
         f"### DSTC10 validation, knowledge-seeking spoken turns ({dstc['queries']} turns, "
         f"{dstc['documents']:,} FAQ entries)",
         "",
-        "`python -m eval.dstc10`",
+        "`python -m eval.models.dstc10`",
         "",
     ]
     lines += _table(["system", "recall@1", "recall@5", "MRR"],
@@ -290,7 +290,7 @@ def render(model: Path, record: Mapping[str, Any], reports: Mapping[str, Mapping
         "",
         f"### Sample evaluation set ({sample['queries']} answerable questions, article level)",
         "",
-        "`python -m eval.rerank_dev --set data/eval/sample.jsonl "
+        "`python -m eval.models.helpcenter --set data/eval/sample.jsonl "
         "--out var/eval/rerank-sample.json`. Here recall@k is the share of a question's gold "
         "articles in the top k (what the pipeline evaluation, `python -m eval run`, calls "
         "`gold_coverage@k`; its `recall@k` counts a question found when any gold article is "
@@ -308,7 +308,7 @@ def render(model: Path, record: Mapping[str, Any], reports: Mapping[str, Mapping
         dev = reports["dev"]
         lines += ["", f"### Held-out training queries ({dev['queries']} questions; the blend "
                   "weight is chosen on them, see Blend weight)", "",
-                  "`python -m eval.rerank_dev`", ""]
+                  "`python -m eval.models.helpcenter`", ""]
         lines += _table(["system", "recall@1", "recall@5", "MRR"],
                         _system_rows(dev["results"], ["recall@1", "recall@5", "mrr"]))
         lines += weight_section(dev, sci, weight=weight, depth=depth)
@@ -316,7 +316,7 @@ def render(model: Path, record: Mapping[str, Any], reports: Mapping[str, Mapping
         "",
         "### Latency",
         "",
-        f"`python -m eval.rerank_latency`: {latency['pairs']} help-center chunks for one "
+        f"`python -m eval.models.latency`: {latency['pairs']} help-center chunks for one "
         f"question, {latency['threads']} torch thread(s), max length {latency['max_length']}, "
         f"int8 {latency['int8']}: median **{latency['median_ms']} ms**, p90 "
         f"{latency['p90_ms']} ms over {latency['runs']} calls, on "
@@ -363,7 +363,7 @@ def _weights(results: Mapping[str, object]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
-    parser = argparse.ArgumentParser(prog="python -m eval.reranker_card", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m eval.models.card", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=Path("data/models/support-reranker"))
     parser.add_argument("--reports", type=Path, default=Path("var/eval"))

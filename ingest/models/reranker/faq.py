@@ -6,7 +6,7 @@ is the positive. Negatives are the same question answered for *other* entities (
 read the entity) and BM25 hits for the query (mostly other questions about the same entity).
 Queries are lowercased without punctuation half of the time, like speech-recognition output,
 some start with a spoken filler ("ok", "uh") and a share (``noise_share``) is misspelt the way
-typists and speech recognisers misspell (``ingest.reranker.noise``); passages show the
+typists and speech recognisers misspell (``ingest.models.reranker.noise``); passages show the
 question half of the time, so the model learns to match answers, not only to copy questions.
 
 Paraphrases: an FAQ question is written once per entity, in that entity's own wording. When
@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from app.rag.sparse import BM25Index, tokenize
-from ingest.reranker.noise import misspell
-from ingest.reranker.records import DataParams, Pair, jaccard, normalise
+from ingest.models.reranker.noise import misspell
+from ingest.models.reranker.records import DataParams, Pair, jaccard, normalise
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """BM25 query latency at scale: the service's sparse-matrix BM25 against rank-bm25.
 
-``python -m eval.bench_sparse [--docs 250000]`` builds a synthetic corpus (Zipf-distributed
+``python -m eval.bench.sparse [--docs 250000]`` builds a synthetic corpus (Zipf-distributed
 vocabulary, 80-160 tokens per chunk, seeded), times queries of 3-8 terms on both
 implementations and checks they rank the same. Prints JSON.
 """
@@ -69,7 +69,7 @@ def measure(docs: list[list[str]], queries: list[list[str]], *,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.bench_sparse", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m eval.bench.sparse", description=__doc__)
     parser.add_argument("--docs", type=int, default=250_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--oracle-queries", type=int, default=5)

@@ -25,7 +25,7 @@ from app.rag.fusion import reciprocal_rank_fusion
 from app.rag.protocols import Embedder
 from app.rag.sparse import BM25Index, tokenize
 from app.rag.types import Chunk, SourceDocument
-from ingest.reranker.records import DataParams, LabelledQuery, Pair, family, pick_negatives
+from ingest.models.reranker.records import DataParams, LabelledQuery, Pair, family, pick_negatives
 from ingest.sources import load_path
 
 logger = logging.getLogger(__name__)

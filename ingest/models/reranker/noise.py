@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from ingest.reranker.records import DataParams, Pair
+from ingest.models.reranker.records import DataParams, Pair
 
 VOWELS = "aeiou"
 # Spellings that sound alike: what a speech recogniser or a hurried writer swaps.

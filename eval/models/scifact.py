@@ -1,6 +1,6 @@
 """BEIR SciFact test: nDCG@10 of BM25, dense, hybrid and hybrid + rerank.
 
-    python -m eval.beir [--dataset ../shared/datasets/scifact] [--reranker FOLDER]
+    python -m eval.models.scifact [--dataset ../shared/datasets/scifact] [--reranker FOLDER]
                         [--depths 20,40] [--weights 0,0.3,0.5]
 
 SciFact (CC BY-NC 2.0) is used for evaluation only and read from beside the repository; it
@@ -21,7 +21,7 @@ from pathlib import Path
 from app.rag.embed import SentenceTransformerEmbedder
 from app.rag.rerank import CrossEncoderReranker
 from app.settings import get_settings
-from eval.corpus_retrieval import (
+from eval.models.corpus import (
     Corpus,
     Query,
     ScoreCache,
@@ -36,7 +36,7 @@ from eval.corpus_retrieval import (
     weights_digest,
 )
 
-logger = logging.getLogger("eval.beir")
+logger = logging.getLogger("eval.models.scifact")
 
 DATASET = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"
 
@@ -64,7 +64,7 @@ def load_scifact(folder: Path) -> tuple[list[str], list[str], list[Query]]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     settings = get_settings()
-    parser = argparse.ArgumentParser(prog="python -m eval.beir", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m eval.models.scifact", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", type=Path, default=DATASET)
     parser.add_argument("--reranker", default="data/models/support-reranker")

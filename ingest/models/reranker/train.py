@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.rag.embed import resolve_model_path
-from ingest.reranker.listwise import listwise_rows, localised_contrastive_loss, row_columns
-from ingest.reranker.records import Pair
+from ingest.models.reranker.listwise import listwise_rows, localised_contrastive_loss, row_columns
+from ingest.models.reranker.records import Pair
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder

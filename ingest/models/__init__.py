@@ -1,0 +1,1 @@
+"""Building the models the service ships: the cross-encoder reranker (``reranker``)."""
