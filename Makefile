@@ -8,10 +8,6 @@ PORT   ?= 8000
 HOST   ?= 127.0.0.1
 DEMO   ?= true
 STAMP  := $(VENV)/.installed
-export HF_HUB_OFFLINE := 1
-export TRANSFORMERS_OFFLINE := 1
-export RAGAS_DO_NOT_TRACK := true
-export TOKENIZERS_PARALLELISM := false
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -40,6 +36,9 @@ run: index ## Set up, index data/ if missing or stale, and serve on $(HOST):$(PO
 
 test: setup ## Run the default test suite (fast; no slow marker)
 	$(PY) -m pytest -q
+
+test-slow: setup ## Run only the slow tests (fresh install, benchmarks, freshness; CI runs them after make test)
+	$(PY) -m pytest -q -m slow
 
 test-all: setup ## Run every test, slow ones included
 	$(PY) -m pytest -q -m ''
@@ -89,4 +88,4 @@ lint: setup ## ruff and mypy
 clean: ## Remove built indexes and the local database (not the venv)
 	rm -rf var
 
-.PHONY: help setup ingest index run test test-all lint clean eval eval-smoke eval-baseline calibrate train-reranker finetune-reranker bench-reranker reranker-card bench
+.PHONY: help setup ingest index run test test-slow test-all lint clean eval eval-smoke eval-baseline calibrate train-reranker finetune-reranker bench-reranker reranker-card bench

@@ -20,7 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, col, select
 
 from app.deps import SessionDep
-from app.errors import ConfigurationError
+from app.errors import ConfigurationError, RagError
 from app.models import ApiKey, utcnow
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ ENV_KEY_NAME = "ADMIN_API_KEY (environment)"
 MIN_ENV_KEY_CHARS = 16
 
 
-class KeyNotFoundError(LookupError):
+class KeyNotFoundError(RagError, LookupError):
     """No key with that id."""
 
 

@@ -1,4 +1,10 @@
-"""One root for the errors this software raises on purpose."""
+"""One root for the errors this software raises on purpose.
+
+Every error the service, the ingestion and the evaluation raise on purpose derives from
+:class:`RagError`, and its message says what went wrong and how to fix it. Errors about bad
+input also derive from ``ValueError`` (or ``LookupError`` for a missing key), so callers that
+catch the built-in keep working.
+"""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from app import __version__
 from app.admin.runtime import start_admin, stop_admin
 from app.api import admin, chat, handoff, health, openai_compat, widget
 from app.db import make_engine
+from app.environment import prepare_process
 from app.errors import RagError
 from app.public.edge import install_edge
 from app.rag.index import IndexStore
@@ -72,6 +73,7 @@ def load_models(state: AppState, settings: Settings, *, embedder: Embedder | Non
 
 def create_app(settings: Settings | None = None, *, state: AppState | None = None) -> FastAPI:
     """Build the app. ``state`` lets tests inject preloaded models and indexes."""
+    prepare_process()
     settings = settings or get_settings()
 
     @asynccontextmanager

@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.errors import RagError
 from app.rag.types import Turn
 
 ROLES = ("user", "assistant")
 MAX_REPORTED_ERRORS = 20
 
 
-class DatasetError(ValueError):
+class DatasetError(RagError, ValueError):
     """An evaluation set that cannot be used; the message lists every problem found."""
 
 

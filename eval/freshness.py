@@ -28,6 +28,8 @@ from typing import Any
 
 import httpx
 
+from app.environment import prepare_process
+
 logger = logging.getLogger(__name__)
 
 SENTENCE = "Refurbished Lumora Hubs from the Zeta outlet can be returned within {days} days."
@@ -137,6 +139,7 @@ def table(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    prepare_process()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(prog="python -m eval.freshness", description=__doc__,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.errors import RagError
 from app.models import utcnow
 
 COMPARED = ("recall@1", "recall@5", "mrr", "ndcg@10", "abstention_precision",
@@ -30,7 +31,7 @@ COMPARED = ("recall@1", "recall@5", "mrr", "ndcg@10", "abstention_precision",
             "ragas.llm_context_recall", "latency_ms.total.p50", "latency_ms.total.p95")
 
 
-class GateConfigError(ValueError):
+class GateConfigError(RagError, ValueError):
     """``gates.json`` or a baseline cannot be read."""
 
 

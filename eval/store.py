@@ -27,7 +27,7 @@ SECRET_KEYS = ("api_key", "admin_api_key", "password", "secret", "token")
 
 
 def runs_dir(settings: Settings) -> Path:
-    return settings.var_dir / "eval" / "runs"
+    return settings.eval_runs_dir
 
 
 def new_run_dir(settings: Settings, name: str) -> Path:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from app.db import make_engine
+from app.environment import prepare_process
 from app.errors import RagError
 from app.settings import Settings, get_settings
 
@@ -33,6 +34,7 @@ def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace
 
 
 def main(argv: list[str] | None = None) -> int:
+    prepare_process()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = get_settings()
     args = parse_args(argv, settings)

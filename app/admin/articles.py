@@ -26,6 +26,7 @@ from app.content.parse import (
     parse_markdown,
     parse_ticket,
 )
+from app.errors import RagError
 from app.models import Article
 from app.rag.index import IndexVersion
 from app.rag.types import SourceDocument
@@ -33,7 +34,7 @@ from app.rag.types import SourceDocument
 _PAYLOAD_KEYS = {"format", "content", "article"}
 
 
-class InvalidInputError(ValueError):
+class InvalidInputError(RagError, ValueError):
     """Some items of a request cannot be parsed; ``errors`` lists each with its position."""
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:

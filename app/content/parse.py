@@ -17,6 +17,7 @@ import yaml
 from app.content.clean import clean_text, normalize_newlines, strip_bom
 from app.content.html import html_to_markdown, read_html
 from app.content.redact import redact
+from app.errors import RagError
 from app.rag.types import STATUSES, SourceDocument
 
 __all__ = [
@@ -38,7 +39,7 @@ _TICKET_NAME_FIELDS = ("customer_name", "requester_name", "name", "requester", "
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class LoadError(ValueError):
+class LoadError(RagError, ValueError):
     """A file or record cannot be loaded; the message says what is wrong and how to fix it."""
 
 

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from app.errors import RagError
 from app.public.schemas import MODEL_ID, CompletionMessage
 from app.rag.types import Turn
 
@@ -23,7 +24,7 @@ _FOOTNOTE = re.compile(r"^\[(\d+)\] (.+?)(?: - (https?://\S+))?$")
 _MARKERS = re.compile(r"\s*\[\d+\]")
 
 
-class CompletionInputError(ValueError):
+class CompletionInputError(RagError, ValueError):
     """Messages that cannot be answered (e.g. the last one is not from the user)."""
 
 

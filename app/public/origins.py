@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
+from app.errors import RagError
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-class OriginError(ValueError):
+class OriginError(RagError, ValueError):
     """A value that is not a web origin like ``https://shop.example.com``."""
 
 

@@ -18,24 +18,13 @@ from functools import lru_cache
 
 from app.errors import ConfigurationError
 from app.rag.protocols import Reranker
+from app.rag.text import CITATION_STOPWORDS, CITATION_WORD, light_stem
 from app.rag.types import Passage, Sentence, VerifiedAnswer
 
 logger = logging.getLogger(__name__)
 
 REFUSAL = "I don't know based on our help center."
 
-STOPWORDS = frozenset(
-    """a about above after again all also am an and any are as at be been before being below
-    both but by can can't could did didn't do does doesn't doing don't down during each either
-    else for from further had has have having he her here hers how i if in into is isn't it
-    its just let may me might more most must my no nor not now of off on once only or other
-    our ours out over own please same shall she should so some such than that the their
-    theirs them then there these they this those through to too under until up upon us very
-    was wasn't we were what when where whether which while who whom whose why will with won't
-    would yes yet you your yours""".split()
-)
-
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _MARKER = r"\[\d+(?:\s*,\s*\d+)*\](?!\()"
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\](?!\()")
 # A sentence ends at . ! or ? (plus closing quotes, brackets, emphasis and citation markers)
@@ -52,25 +41,6 @@ _ABBREVIATIONS = frozenset(
 )
 
 
-def _stem(word: str) -> str:
-    """Fold plurals, -ing and -ed so "charging", "charged" and "charges" meet "charge"."""
-    if word.endswith("'s"):
-        word = word[:-2]
-    if len(word) > 4 and word.endswith(("ies", "ied")):
-        return word[:-3] + "y"
-    suffix = "ing" if word.endswith("ing") else "ed" if word.endswith("ed") else ""
-    stem = word[: -len(suffix)] if suffix else word
-    if suffix and len(stem) >= 2 and re.search(r"[aeiouy]", stem) and not word.endswith("eed"):
-        if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "aeiouslz":
-            stem = stem[:-1]  # "tapped" -> "tap", but "called" -> "call"
-        word = stem
-    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        word = word[:-1]
-    if len(word) > 2 and word.endswith("e") and not word.endswith("ee"):
-        word = word[:-1]
-    return word
-
-
 @lru_cache(maxsize=4096)
 def content_words(text: str) -> frozenset[str]:
     """Lowercased, stop-word-free, lightly stemmed words of ``text``.
@@ -81,8 +51,8 @@ def content_words(text: str) -> frozenset[str]:
     Returns:
         The set of normalised content words (numbers included: "24" and "48" differ).
     """
-    words = _WORD.findall(text.lower().replace("\u2019", "'"))
-    return frozenset(_stem(w) for w in words if w not in STOPWORDS)
+    words = CITATION_WORD.findall(text.lower().replace("\u2019", "'"))
+    return frozenset(light_stem(w) for w in words if w not in CITATION_STOPWORDS)
 
 
 def is_refusal(text: str, *, prefix: bool = False) -> bool:
@@ -218,7 +188,7 @@ class CitationVerifier:
         parsed: list[tuple[str, tuple[int, ...]]] = []
         for raw in split_sentences(text):
             clean, numbers = parse_markers(raw)
-            if parsed and not _WORD.search(clean):  # markers on a line of their own
+            if parsed and not CITATION_WORD.search(clean):  # markers on a line of their own
                 parsed[-1] = (parsed[-1][0], parsed[-1][1] + numbers)
             else:
                 parsed.append((clean, numbers))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -46,8 +45,6 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, model: str = DEFAULT_EMBEDDER, *, batch_size: int = 32,
                  max_seq_length: int = 256) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
         self.name = Path(model).name if Path(model).exists() else model

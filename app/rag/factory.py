@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from pathlib import Path
 
 from app.rag.answer import AnswerService, GatePolicy
 from app.rag.build import DenseParams, IndexBuilder
@@ -23,9 +22,6 @@ from app.rag.throttle import ModelSlots, ThrottledEmbedder, ThrottledReranker
 from app.settings import DEFAULT_EMBEDDER, Settings
 
 logger = logging.getLogger(__name__)
-
-SHIPPED_RERANKER = Path("data/models/support-reranker")
-
 
 def expected_manifest(settings: Settings, *, dimension: int) -> dict[str, object]:
     """What an index must have been built with to be served under these settings."""
@@ -84,7 +80,8 @@ def reranker_path(settings: Settings) -> str | None:
         return None
     if value:
         return value
-    return str(SHIPPED_RERANKER) if (SHIPPED_RERANKER / "config.json").exists() else None
+    shipped = settings.shipped_reranker
+    return str(shipped) if (shipped / "config.json").exists() else None
 
 
 def make_reranker(settings: Settings) -> Reranker | None:

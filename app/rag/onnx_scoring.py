@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from app.errors import ConfigurationError
+
 logger = logging.getLogger(__name__)
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -82,6 +84,19 @@ def export(model: Any, path: Path, *, int8: bool) -> Path:
     return path
 
 
+def require_onnx_runtime() -> Any:
+    """ONNX Runtime, or a ConfigurationError that says how to install it."""
+    try:
+        import onnx  # noqa: F401 - torch's exporter needs it
+        import onnxruntime
+    except ImportError as exc:
+        raise ConfigurationError(
+            "the onnx reranker backend needs ONNX Runtime: install the onnx extra "
+            "(pip install 'groundline[onnx]') or set GROUNDLINE_RETRIEVAL__RERANKER_BACKEND=torch"
+        ) from exc
+    return onnxruntime
+
+
 class OnnxScorer:
     """``predict(pairs)`` of a CrossEncoder, run by ONNX Runtime on the CPU."""
 
@@ -96,8 +111,7 @@ class OnnxScorer:
             int8: Quantise the weights to int8.
             threads: ONNX Runtime's intra-op threads.
         """
-        import onnxruntime as ort
-
+        ort = require_onnx_runtime()
         self._model = model
         self.path = cache_dir / f"{model_key(source)}{'-int8' if int8 else ''}.onnx"
         if not self.path.exists():

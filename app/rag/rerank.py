@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from app.errors import ConfigurationError
 from app.rag.citations import split_sentences
-from app.rag.onnx_scoring import OnnxScorer
+from app.rag.onnx_scoring import OnnxScorer, require_onnx_runtime
 from app.rag.protocols import Reranker
 from app.rag.sparse import tokenize
 from app.rag.types import Candidate
@@ -53,11 +54,17 @@ class CrossEncoderReranker:
                 trained (``focus`` in its ``training.json``; off when there is none).
             backend: "torch", or "onnx" to run the same model with ONNX Runtime, exported
                 once to ``onnx_cache`` (faster int8 kernels on a CPU; see ``onnx_scoring``).
-            onnx_cache: Folder of exported ONNX files (default ``var/cache/onnx``).
+            onnx_cache: Folder of exported ONNX files (``Settings.onnx_cache``); required
+                with the onnx backend.
         """
         if backend not in ("torch", "onnx"):
-            raise ValueError(f"unknown reranker backend {backend!r}: use 'torch' or 'onnx'")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            raise ConfigurationError(
+                f"unknown reranker backend {backend!r}: use 'torch' or 'onnx'")
+        if backend == "onnx" and onnx_cache is None:
+            raise ConfigurationError("the onnx reranker backend needs onnx_cache, the folder "
+                                     "its exported model is kept in")
+        if backend == "onnx":
+            require_onnx_runtime()  # fail before the model loads
         from sentence_transformers import CrossEncoder
 
         self.name = os.path.basename(model.rstrip("/")) or model
@@ -69,11 +76,11 @@ class CrossEncoderReranker:
         self._count = token_counter(self._model.tokenizer)
         self.backend = backend
         self._onnx: OnnxScorer | None = None
-        if backend == "onnx":
+        if onnx_cache is not None and backend == "onnx":
             import torch
 
             self._onnx = OnnxScorer(self._model, source=model, int8=int8,
-                                    cache_dir=onnx_cache or Path("var/cache/onnx"),
+                                    cache_dir=onnx_cache,
                                     threads=torch.get_num_threads())
         elif int8:
             self._model = _quantised(self._model)

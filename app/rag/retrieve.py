@@ -6,6 +6,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from app.errors import RagError
 from app.rag.fusion import Fused, reciprocal_rank_fusion, weighted_score_fusion
 from app.rag.index import FILTER_FIELDS, IndexVersion
 from app.rag.protocols import Embedder
@@ -15,7 +16,7 @@ from app.rag.types import Candidate
 DEFAULT_FILTERS: dict[str, list[str]] = {"status": ["published"]}
 
 
-class FilterError(ValueError):
+class FilterError(RagError, ValueError):
     """A filter names an unknown field."""
 
 

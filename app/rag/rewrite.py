@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from app.rag.sparse import STOPWORDS
+from app.rag.text import BM25_STOPWORDS, QUERY_WORD
 
 logger = logging.getLogger(__name__)
 
@@ -16,18 +16,18 @@ _FOLLOW_UP_START = re.compile(
     re.IGNORECASE,
 )
 _REFERRING = re.compile(r"\b(it|that|this|those|these|they|them|there|one|same)\b", re.I)
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
 _FILLER = frozenset({"about", "also", "and", "ok", "okay", "same", "then", "so"})
 
 
-def content_words(text: str) -> list[str]:
-    words = _WORD.findall(text.lower())
-    return [w for w in words if w not in STOPWORDS and w not in _FILLER and len(w) > 1]
+def query_words(text: str) -> list[str]:
+    """The words of a message that say what it is about (for follow-up detection)."""
+    words = QUERY_WORD.findall(text.lower())
+    return [w for w in words if w not in BM25_STOPWORDS and w not in _FILLER and len(w) > 1]
 
 
 def is_follow_up(message: str) -> bool:
     """Short messages that lean on the previous turn: 'and for X?', 'what about it?'."""
-    words = content_words(message)
+    words = query_words(message)
     if _FOLLOW_UP_START.match(message):
         return True
     return len(words) <= 3 and bool(_REFERRING.search(message))
@@ -43,8 +43,8 @@ def rewrite_query(message: str, *, previous_questions: Sequence[str] = (),
     """
     if not previous_questions or not is_follow_up(message):
         return message
-    own = content_words(message)
-    borrowed = [w for w in content_words(previous_questions[-1]) if w not in own]
+    own = query_words(message)
+    borrowed = [w for w in query_words(previous_questions[-1]) if w not in own]
     if not own:  # purely referential ("how long does that take?"): lean on the last answer
         return " ".join([*borrowed, *previous_titles[:1]]).strip() or message
     # The follow-up's own words carry the new constraint ("camera" in "what about the

@@ -9,92 +9,18 @@ takes milliseconds. Saved as plain ``.npy`` arrays plus a JSON vocabulary: no pi
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-# A short English stop-word list: enough to keep question words ("how do I ...") from
-# dominating, small enough not to drop product vocabulary.
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "but",
-        "by",
-        "can",
-        "could",
-        "do",
-        "does",
-        "for",
-        "from",
-        "had",
-        "has",
-        "have",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "me",
-        "my",
-        "of",
-        "on",
-        "or",
-        "our",
-        "so",
-        "than",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "to",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-    ]
-)
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> object:
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
+from app.rag.text import BM25_STOPWORDS, BM25_WORD, snowball_stems
 
 
 def tokenize(text: str) -> list[str]:
     """Lowercase word tokens, stop words removed, Snowball-stemmed."""
-    words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
-    return list(_stemmer().stemWords(words))  # type: ignore[attr-defined]
+    return snowball_stems(w for w in BM25_WORD.findall(text.lower()) if w not in BM25_STOPWORDS)
 
 
 class BM25Index:

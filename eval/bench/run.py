@@ -25,6 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from app.environment import prepare_process
 from eval.bench import parts
 from eval.bench.sizes import SizePlan
 from eval.bench.standin import STANDIN_NAME, standin_reranker
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="measure every part again")
     parser.add_argument("--redo", default="", help="parts to measure again, e.g. size-50000")
     args = parser.parse_args(argv)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    prepare_process()
     plan = _plan(args)
     if plan.size.reranker is None and parts.reranker_path(None) is None:
         plan = replace(plan, size=replace(plan.size, reranker=standin_reranker(args.work)))

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from app.environment import prepare_process
 from app.rag.embed import embedder_manifest
 from app.rag.protocols import Embedder
 from app.settings import DEFAULT_EMBEDDER, Settings
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--fresh", action="store_true", help="build: delete --root first")
     args = parser.parse_args(argv)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    prepare_process()
     result = (build(args.root, args.articles, seed=args.seed, fresh=args.fresh)
               if args.action == "build"
               else touch(args.root))

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from app.environment import prepare_process
 from eval.bench.scale import bench_settings, peak_rss_mb
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ def load_state(settings: Any, *, standin_queries: bool = False,
 
 
 def main(argv: list[str] | None = None) -> int:
+    prepare_process()
     parser = argparse.ArgumentParser(prog="python -m eval.bench.server", description=__doc__)
     parser.add_argument("--root", type=Path, required=True, help="benchmark size folder")
     parser.add_argument("--port", type=int, required=True)
@@ -129,8 +131,7 @@ class BenchServer:
 
     def start(self) -> BenchServer:
         port = free_port()
-        env = {**os.environ, "ADMIN_API_KEY": self.api_key, "HF_HUB_OFFLINE": "1",
-               "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+        env = {**os.environ, "ADMIN_API_KEY": self.api_key,
                "MALLOC_ARENA_MAX": "2"}  # as `make run` serves
         self.url = f"http://127.0.0.1:{port}"
         with open(self.log, "ab") as log:

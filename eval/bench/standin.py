@@ -14,7 +14,6 @@ would cost with real vectors.
 from __future__ import annotations
 
 import json
-import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -23,11 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from app.rag.protocols import Embedder
-from app.rag.sparse import STOPWORDS
+from app.rag.text import BM25_STOPWORDS, BM25_WORD
 
 # Versioned: a change to the vectors must not reuse indexes built with the old ones.
 STANDIN_NAME = "hash-standin-1"
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
 class HashingEmbedder:
@@ -55,7 +53,8 @@ class HashingEmbedder:
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
-            ids = [self._feature(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+            ids = [self._feature(w) for w in BM25_WORD.findall(text.lower())
+                   if w not in BM25_STOPWORDS]
             if not ids:
                 out[row, 0] = 1.0
                 continue
