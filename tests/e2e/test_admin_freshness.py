@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.freshness import measure, table
+from eval.bench.freshness import measure, table
 from tests.admin_server import ADMIN_KEY, admin_server, build_index
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]

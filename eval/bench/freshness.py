@@ -1,6 +1,6 @@
 """Freshness: how soon a changed article is searchable after ``PUT`` and its re-index job.
 
-``python -m eval.freshness [--runs 5] [--out var/freshness.json]`` indexes the sample help
+``python -m eval.bench.freshness [--runs 5] [--out var/freshness.json]`` indexes the sample help
 center into a private folder (or reuses ``--var``), serves it with the real app over HTTP,
 then, for each run, changes one sentence of one article with ``PUT ...?reindex=true`` and
 asks a question about that sentence every 20 ms until the answer quotes the new text. It
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     prepare_process()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    parser = argparse.ArgumentParser(prog="python -m eval.freshness", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m eval.bench.freshness", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--article", default="ret-001", help="the article to change")
