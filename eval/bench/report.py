@@ -239,7 +239,7 @@ def _side_by_side(c: dict[str, Any]) -> list[str]:
 
 
 def write(result: dict[str, Any], out_dir: Path, *, readme: Path | None = None) -> list[Path]:
-    """Write ``latest.json``, ``latest.md`` and ``latest.png``; update the README block."""
+    """Write ``latest.json``, ``latest.md`` and ``latest.png``; update the block of ``readme``."""
     from eval.bench.plot import plot
 
     out_dir.mkdir(parents=True, exist_ok=True)

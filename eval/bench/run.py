@@ -6,7 +6,7 @@ by the next run with the same parameters, so an interrupted run resumes where it
 (``--fresh`` or ``--redo PART`` measure again). Every part prints how long it took.
 
 A full run (sizes 1,000, 10,000 and 50,000) writes ``docs/bench/latest.{json,md,png}``
-and the README's benchmark block; other runs write to ``<work>/results/`` unless
+and the block in ``docs/benchmarks.md``; other runs write to ``<work>/results/`` unless
 ``--publish``.
 """
 
@@ -197,8 +197,8 @@ def main(argv: list[str] | None = None) -> int:
               **result, "seconds": runner.seconds,
               "total_s": round(sum(runner.seconds.values()), 1)}
     publish = args.publish or (full and args.out is None)
-    out = args.out or (ROOT / "bench" / "results" if publish else args.work / "results")
-    paths = write(result, out, readme=ROOT / "README.md" if publish else None)
+    out = args.out or (ROOT / "docs" / "bench" if publish else args.work / "results")
+    paths = write(result, out, readme=ROOT / "docs" / "benchmarks.md" if publish else None)
     runner.say("report", "wrote " + ", ".join(str(p) for p in paths))
     print(paths[1].read_text(encoding="utf-8"))
     return 0
