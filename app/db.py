@@ -1,4 +1,8 @@
-"""Database engine and sessions (SQLite by default, any SQLAlchemy URL by setting)."""
+"""Database engine and sessions (SQLite by default, any SQLAlchemy URL by setting).
+
+The schema is managed by the Alembic revisions in ``app.migrations``: every engine made here
+upgrades its database to the newest revision before it is used.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,25 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine and the tables. SQLite gets WAL so readers don't block the writer."""
+def make_engine(url: str, *, upgrade: bool = True) -> Engine:
+    """Create an engine and bring its database to the newest schema revision.
+
+    SQLite gets WAL, so readers don't block the writer, and foreign keys.
+
+    Args:
+        url: A SQLAlchemy URL.
+        upgrade: Run the pending migrations (one process at a time; see ``app.migrations``).
+            ``python -m app.migrate`` turns it off to look at a database without changing it.
+
+    Returns:
+        The engine.
+
+    Raises:
+        app.migrations.MigrationError: A migration failed; the database is left as it was.
+    """
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
@@ -27,9 +45,10 @@ def make_engine(url: str) -> Engine:
             cur.close()
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    import app.models  # noqa: F401 - registers the tables
+    if upgrade:
+        from app.migrations import upgrade_to_head
 
-    SQLModel.metadata.create_all(engine)
+        upgrade_to_head(engine)
     return engine
 
 
