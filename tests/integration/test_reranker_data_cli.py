@@ -1,9 +1,12 @@
-"""`python -m ingest.models.reranker data` over the real sample help center and a small FAQ file:
-every source makes pairs, evaluation questions never do, and the run is reproducible."""
+"""`python -m ingest.models.reranker data|train` over the real sample help center and a small FAQ
+file: every source makes pairs, evaluation questions never do, the run is reproducible, and
+`train` records the defaults a shipped model is checked against."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -21,19 +24,38 @@ FAQ = [
 ]
 
 
-def test_data_command_assembles_every_source(tmp_path: Path, monkeypatch, capsys) -> None:
+@pytest.fixture(scope="module")
+def var_dir(tmp_path_factory) -> Iterator[Path]:
+    """The CLI's settings with a var folder of their own, shared by this module's runs (the
+    embedding cache lands there instead of in the repository's var/)."""
+    from app.settings import get_settings
+
+    var = tmp_path_factory.mktemp("var")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GROUNDLINE_VAR_DIR", str(var))
+        get_settings.cache_clear()
+        yield var
+    get_settings.cache_clear()
+
+
+def write_faq(path: Path) -> Path:
+    path.write_text("".join(json.dumps({"_id": i, "entity_name": e, "title": q, "text": a,
+                                        "domain": "hotel"}) + "\n" for i, e, q, a in FAQ))
+    return path
+
+
+def test_data_command_assembles_every_source(tmp_path: Path, var_dir: Path, monkeypatch) -> None:
     from ingest.models.reranker.__main__ import main
     from ingest.models.reranker.records import LeakageGuard, eval_questions, read_pairs
 
-    faq = tmp_path / "kb.jsonl"
-    faq.write_text("".join(json.dumps({"_id": i, "entity_name": e, "title": q, "text": a,
-                                       "domain": "hotel"}) + "\n" for i, e, q, a in FAQ))
+    faq = write_faq(tmp_path / "kb.jsonl")
     monkeypatch.chdir(ROOT)  # the help center, tickets and training questions under data/
     runs = []
     for name in ("a", "b"):  # the second run reads the first one's embedding cache
         work = tmp_path / "work" / name
         assert main(["data", "--work", str(work), "--faq", str(faq)]) == 0
         runs.append(work)
+    assert any((var_dir / "cache" / "reranker").iterdir())  # the settings' cache folder
     stats = json.loads((runs[0] / "data.json").read_text(encoding="utf-8"))
     sources = stats["sources"]
     assert {"questions", "tickets", "cloze", "faq"} <= set(sources)
@@ -45,18 +67,19 @@ def test_data_command_assembles_every_source(tmp_path: Path, monkeypatch, capsys
     assert (runs[0] / "pairs.jsonl").read_bytes() == (runs[1] / "pairs.jsonl").read_bytes()
 
 
-def test_train_command_distils_from_a_teacher_on_a_few_pairs(tmp_path: Path, monkeypatch) -> None:
+def test_train_command_trains_on_a_few_pairs_and_records_its_params(
+        tmp_path: Path, var_dir: Path, monkeypatch) -> None:
     from ingest.models.reranker.__main__ import main
+    from ingest.models.reranker.records import DataParams
+    from ingest.models.reranker.train import TrainParams
 
-    faq = tmp_path / "kb.jsonl"
-    faq.write_text("".join(json.dumps({"_id": i, "entity_name": e, "title": q, "text": a,
-                                       "domain": "hotel"}) + "\n" for i, e, q, a in FAQ))
+    faq = write_faq(tmp_path / "kb.jsonl")
     monkeypatch.chdir(ROOT)
-    teacher = ROOT / "data" / "models" / "support-reranker"
-    out = tmp_path / "student"
+    out = tmp_path / "model"
     assert main(["train", "--work", str(tmp_path / "work"), "--out", str(out), "--faq", str(faq),
-                 "--max-pairs", "64", "--layers", "1", "--max-length", "48",
-                 "--teacher", str(teacher), "--teacher-weight", "0.5"]) == 0
+                 "--max-pairs", "64", "--layers", "1", "--max-length", "48"]) == 0
     record = json.loads((out / "training.json").read_text(encoding="utf-8"))
-    assert record["pairs"] == 64 and record["params"]["layers"] == 1
-    assert record["data"]["teacher"] == {"folder": str(teacher), "weight": 0.5}
+    assert record["pairs"] == 64
+    assert record["params"] == asdict(TrainParams(layers=1, max_length=48, max_pairs=64))
+    assert record["data"]["params"] == asdict(DataParams())
+    assert (out / "model.safetensors").exists()

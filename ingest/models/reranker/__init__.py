@@ -1,1 +1,2 @@
-"""Training data and training of the cross-encoder reranker."""
+"""Training data and training of the shipped cross-encoder reranker (``make train-reranker``),
+and its fine-tuning on an operator's own tickets (``make finetune-reranker``)."""

@@ -8,9 +8,10 @@ full training; ``--max-pairs`` and ``--faq-queries`` make small smoke runs.
 ``finetune`` continues from ``--base`` (the shipped model by default) on the operator's own
 tickets (``--tickets``, linked to ``--kb`` articles) and, with ``--feedback``, the thumbs
 recorded by the service, and writes a new model folder to ``--out`` (never over the base).
-Compare it with the base on the held-out tickets:
-``python -m eval.models.helpcenter --set WORK/dev.jsonl --kb KB --reranker BASE --compare OUT``
-(``make finetune-reranker`` runs both).
+Compare it with the base on the held-out tickets (``make finetune-reranker`` runs both)::
+
+    python -m eval.models ranking --dataset questions --set WORK/dev.jsonl --kb KB \
+        --reranker BASE --compare OUT
 """
 
 from __future__ import annotations
@@ -21,28 +22,28 @@ import logging
 import sys
 from pathlib import Path
 
-from app.settings import get_settings
+from app.environment import prepare_process
+from app.settings import Settings, get_settings
 from ingest.models.reranker.data import DataPaths, assemble, save
-from ingest.models.reranker.distil import soft_labels
 from ingest.models.reranker.finetune import OperatorData, assemble_operator
-from ingest.models.reranker.records import DataParams, Pair
+from ingest.models.reranker.records import DataParams
 from ingest.models.reranker.train import TrainParams, train
 
-SHIPPED = Path("data/models/support-reranker")
 FINETUNE_LR = 3e-5  # continue gently: a few hundred tickets must not undo the base training
 
-logger = logging.getLogger("ingest.models.reranker")
 
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None, *, settings: Settings) -> argparse.Namespace:
+    """The command line, with its folders defaulting to those of ``settings``."""
     parser = argparse.ArgumentParser(prog="python -m ingest.models.reranker", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("data", "train", "finetune"))
-    parser.add_argument("--work", type=Path, default=Path("var/reranker"),
-                        help="where pairs and counts are written (default var/reranker)")
-    parser.add_argument("--out", type=Path, default=Path("data/models/support-reranker"),
-                        help="model folder (default data/models/support-reranker)")
-    parser.add_argument("--faq", type=Path, default=DataPaths().faq,
+    work, shipped = settings.var_dir / "reranker", settings.shipped_reranker
+    parser.add_argument("--work", type=Path, default=work,
+                        help=f"where pairs and counts are written (default {work})")
+    parser.add_argument("--out", type=Path, default=shipped,
+                        help=f"model folder (default {shipped})")
+    parser.add_argument("--faq", type=Path,
+                        default=settings.datasets_dir / "dstc10-faq" / "kb.jsonl",
                         help="DSTC10 FAQ kb.jsonl (skipped with a warning when absent)")
     parser.add_argument("--faq-queries", type=int, default=DataParams().faq_queries)
     parser.add_argument("--dev-percent", type=int, default=DataParams().dev_percent,
@@ -62,31 +63,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pos-weight", type=float, default=TrainParams().pos_weight,
                         help="weight of a positive pair's loss against a negative's "
                         "(above 1: missing a right passage costs more than admitting a wrong one)")
-    parser.add_argument("--loss", choices=("bce", "listwise"), default=TrainParams().loss,
-                        help="bce: each pair on its own; listwise: each right passage against "
-                        "--negatives wrong ones of its query, plus --bce-weight of BCE")
-    parser.add_argument("--negatives", type=int, default=TrainParams().negatives)
-    parser.add_argument("--bce-weight", type=float, default=TrainParams().bce_weight)
-    parser.add_argument("--teacher", default=None,
-                        help="a larger reranker folder whose probabilities are mixed into the "
-                        "labels (distillation)")
-    parser.add_argument("--teacher-weight", type=float, default=0.5,
-                        help="share of the teacher's probability in each label (default 0.5)")
     parser.add_argument("--focus", action=argparse.BooleanOptionalAction,
                         default=TrainParams().focus,
                         help="fit long passages around the question's words, as the service "
                         "does for a model trained this way")
     tune = parser.add_argument_group("finetune")
-    tune.add_argument("--base", type=Path, default=SHIPPED, help="the model to start from")
-    tune.add_argument("--kb", type=Path, default=Path("data/kb"), help="the help center")
-    tune.add_argument("--tickets", type=Path, default=Path("data/tickets"),
+    tune.add_argument("--base", type=Path, default=shipped, help="the model to start from")
+    tune.add_argument("--kb", type=Path, default=settings.data_dir / "kb",
+                      help="the help center")
+    tune.add_argument("--tickets", type=Path, default=settings.data_dir / "tickets",
                       help="resolved tickets, in the format `python -m ingest` reads")
     tune.add_argument("--feedback", action="store_true",
                       help="also learn from thumbs in the service database (settings)")
     return parser.parse_args(argv)
 
 
-def finetune(args: argparse.Namespace) -> int:
+def data_paths(args: argparse.Namespace, settings: Settings) -> DataPaths:
+    """Where ``data`` and ``train`` read the help center and keep their embedding cache."""
+    data = settings.data_dir
+    return DataPaths(kb=data / "kb", tickets=data / "tickets",
+                     questions=data / "train" / "questions.jsonl", eval_dir=data / "eval",
+                     faq=args.faq, cache=settings.cache_dir / "reranker")
+
+
+def operator_data(args: argparse.Namespace, settings: Settings) -> OperatorData:
+    """What ``finetune`` learns from, and where it keeps its embedding cache."""
+    return OperatorData(kb=args.kb, tickets=args.tickets, eval_dir=settings.data_dir / "eval",
+                        database_url=settings.resolved_database_url if args.feedback else None,
+                        cache=settings.cache_dir / "reranker")
+
+
+def finetune(args: argparse.Namespace, *, settings: Settings) -> int:
     """Continue training ``--base`` on the operator's tickets and feedback into ``--out``."""
     if args.out.resolve() == args.base.resolve():
         print("--out must differ from --base: a fine-tuned model never replaces its base",
@@ -95,13 +102,10 @@ def finetune(args: argparse.Namespace) -> int:
     record = json.loads((args.base / "training.json").read_text(encoding="utf-8")) \
         if (args.base / "training.json").exists() else {}
     base_params = record.get("params", {})
-    settings = get_settings()
-    data = OperatorData(kb=args.kb, tickets=args.tickets,
-                        database_url=settings.resolved_database_url if args.feedback else None,
-                        cache=args.work.parent / "cache" / "reranker")
     try:
         data_params = DataParams(seed=args.seed, noise_share=args.noise_share)
-        result = assemble_operator(settings, data=data, params=data_params)
+        result = assemble_operator(settings, data=operator_data(args, settings),
+                                   params=data_params)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -112,43 +116,27 @@ def finetune(args: argparse.Namespace) -> int:
                          max_length=int(base_params.get("max_length", args.max_length)),
                          epochs=args.epochs, learning_rate=args.learning_rate or FINETUNE_LR,
                          seed=args.seed, max_pairs=args.max_pairs,
-                         focus=bool(base_params.get("focus", args.focus)),
-                         loss=str(base_params.get("loss", args.loss)),
-                         negatives=int(base_params.get("negatives", args.negatives)),
-                         bce_weight=float(base_params.get("bce_weight", args.bce_weight)))
+                         focus=bool(base_params.get("focus", args.focus)))
     out = train(result.pairs, out=args.out, params=params, data_stats=result.stats,
                 init=str(args.base))
     print(json.dumps({k: v for k, v in out.items() if k != "data"}, indent=2))
-    print(f"compare: python -m eval.models.helpcenter --set {args.work / 'dev.jsonl'} --kb {args.kb} "
-          f"--reranker {args.base} --compare {args.out}")
+    print("compare: python -m eval.models ranking --dataset questions "
+          f"--set {args.work / 'dev.jsonl'} --kb {args.kb} --reranker {args.base} "
+          f"--compare {args.out}")
     return 0
 
 
-def distil(pairs: list[Pair], args: argparse.Namespace, *, threads: int) -> list[Pair]:
-    """The pairs with the teacher's probabilities mixed into their labels."""
-    import torch
-
-    from app.rag.rerank import CrossEncoderReranker
-
-    torch.set_num_threads(threads)
-    teacher = CrossEncoderReranker(args.teacher, max_length=None, batch_size=64, int8=True)
-    logger.info("scoring %d pairs with the teacher %s", len(pairs), args.teacher)
-    return soft_labels(pairs, teacher.score_pairs, weight=args.teacher_weight)
-
-
 def main(argv: list[str] | None = None) -> int:
+    """Run one command (``data``, ``train`` or ``finetune``) and return its exit status."""
+    prepare_process()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    args = parse_args(argv)
-    if args.teacher and args.loss == "listwise":
-        print("--teacher works with --loss bce only: listwise rows have no soft labels",
-              file=sys.stderr)
-        return 2
+    settings = get_settings()
+    args = parse_args(argv, settings=settings)
     if args.command == "finetune":
-        return finetune(args)
+        return finetune(args, settings=settings)
     data_params = DataParams(seed=args.seed, faq_queries=args.faq_queries,
                              dev_percent=args.dev_percent, noise_share=args.noise_share)
-    result = assemble(get_settings(), params=data_params,
-                      paths=DataPaths(faq=args.faq, cache=args.work.parent / "cache" / "reranker"))
+    result = assemble(settings, params=data_params, paths=data_paths(args, settings))
     args.work.mkdir(parents=True, exist_ok=True)
     save(result, args.work)
     print(json.dumps(result.stats, indent=2))
@@ -157,13 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     params = TrainParams(layers=args.layers, max_length=args.max_length, epochs=args.epochs,
                          learning_rate=args.learning_rate or TrainParams().learning_rate,
                          seed=args.seed, max_pairs=args.max_pairs, focus=args.focus,
-                         pos_weight=args.pos_weight, loss=args.loss,
-                         negatives=args.negatives, bce_weight=args.bce_weight)
-    pairs = result.pairs[: args.max_pairs] if args.max_pairs else result.pairs
-    if args.teacher:  # the teacher scores only the pairs the student trains on
-        pairs = distil(pairs, args, threads=params.threads)
-        result.stats["teacher"] = {"folder": args.teacher, "weight": args.teacher_weight}
-    record = train(pairs, out=args.out, params=params, data_stats=result.stats)
+                         pos_weight=args.pos_weight)
+    record = train(result.pairs, out=args.out, params=params, data_stats=result.stats)
     print(json.dumps({k: v for k, v in record.items() if k != "data"}, indent=2))
     return 0
 

@@ -54,6 +54,9 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class DataPaths:
+    """Where the training data is read and the embedding cache kept (the CLI fills these from
+    the settings)."""
+
     kb: Path = Path("data/kb")
     tickets: Path = Path("data/tickets")
     questions: Path = Path("data/train/questions.jsonl")
@@ -64,6 +67,8 @@ class DataPaths:
 
 @dataclass(frozen=True, slots=True)
 class Assembled:
+    """The training pairs, the held-out development queries and how they were built."""
+
     pairs: list[Pair]
     dev: list[LabelledQuery]
     stats: dict[str, object] = field(default_factory=dict)

@@ -17,7 +17,8 @@ This module turns two kinds of evidence into training pairs:
 
 A stable share of the ticket queries is held out (``dev.jsonl`` in the work folder) so the new
 model can be compared with the one it started from on questions neither has seen
-(``python -m eval.models.helpcenter --compare``; ``make finetune-reranker`` runs both steps).
+(``python -m eval.models ranking --dataset questions --compare``; ``make finetune-reranker``
+runs both steps).
 """
 
 from __future__ import annotations
@@ -93,6 +94,9 @@ def feedback_pairs(ratings: list[Rating], chunks: Mapping[str, Chunk]) -> tuple[
 
 @dataclass(frozen=True, slots=True)
 class OperatorData:
+    """What fine-tuning learns from and where it keeps its embedding cache (the CLI fills these
+    from the settings)."""
+
     kb: Path = Path("data/kb")
     tickets: Path = Path("data/tickets")
     eval_dir: Path = Path("data/eval")

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.rag.embed import resolve_model_path
-from ingest.models.reranker.listwise import listwise_rows, localised_contrastive_loss, row_columns
 from ingest.models.reranker.records import Pair
 
 if TYPE_CHECKING:
@@ -47,9 +46,6 @@ class TrainParams:
     max_pairs: int = 0  # 0: all pairs; else the first n (smoke runs)
     focus: bool = True  # fit long passages around the question's words, as the service can
     pos_weight: float = 1.0  # weight of a positive pair's loss against a negative's
-    loss: str = "bce"  # bce: pointwise; listwise: each positive against its query's negatives
-    negatives: int = 4  # listwise: hard negatives per row
-    bce_weight: float = 0.5  # listwise: share of pointwise BCE added to keep probabilities
 
 
 def length_buckets(lengths: Sequence[int], *, batch_size: int, seed: int,
@@ -169,22 +165,13 @@ def train(pairs: Sequence[Pair], *, out: Path, params: TrainParams,
     if params.focus:
         used = [replace(p, passage=text) for p, text in zip(
             used, focused_passages(model, used, budget=params.max_length), strict=True)]
-    batch_size, rows = params.batch_size, []
-    if params.loss == "listwise":
-        rows = listwise_rows(used, negatives=params.negatives, seed=params.seed)
-        data = Dataset.from_dict(row_columns(rows))
-        batch_size = max(1, params.batch_size // (1 + params.negatives))  # same pairs per step
-        loss: Any = localised_contrastive_loss(model, bce_weight=params.bce_weight)
-    elif params.loss == "bce":
-        data = Dataset.from_dict({"query": [p.query for p in used],
-                                  "passage": [p.passage for p in used],
-                                  "label": [float(p.label) for p in used]})
-        loss = BinaryCrossEntropyLoss(model, pos_weight=torch.tensor(params.pos_weight))
-    else:
-        raise ValueError(f"unknown loss {params.loss!r}: bce or listwise")
+    data = Dataset.from_dict({"query": [p.query for p in used],
+                              "passage": [p.passage for p in used],
+                              "label": [float(p.label) for p in used]})
+    loss = BinaryCrossEntropyLoss(model, pos_weight=torch.tensor(params.pos_weight))
     args = CrossEncoderTrainingArguments(
         output_dir=str(out.parent / f".{out.name}-run"), num_train_epochs=params.epochs,
-        per_device_train_batch_size=batch_size, learning_rate=params.learning_rate,
+        per_device_train_batch_size=params.batch_size, learning_rate=params.learning_rate,
         warmup_ratio=params.warmup_ratio, weight_decay=params.weight_decay, seed=params.seed,
         data_seed=params.seed, save_strategy="no", logging_steps=50, report_to="none",
         use_cpu=True, dataloader_num_workers=0, disable_tqdm=True,
@@ -198,7 +185,6 @@ def train(pairs: Sequence[Pair], *, out: Path, params: TrainParams,
     record: dict[str, object] = {
         "base_model": BASE_MODEL, "init": init, "params": asdict(params), "pairs": len(used),
         "positives": sum(p.label > 0.5 for p in used),
-        **({"listwise_rows": len(rows)} if params.loss == "listwise" else {}),
         "train_seconds": round(seconds, 1),
         "train_loss": round(float(result.training_loss), 4),
         "pairs_per_second": round(len(used) * params.epochs / seconds, 2),
