@@ -64,19 +64,19 @@ BASE    ?= data/models/support-reranker
 TUNED   ?= var/models/support-reranker-tuned
 finetune-reranker: setup ## Fine-tune the reranker on $(TICKETS) (+ feedback: FINETUNE_ARGS=--feedback) into $(TUNED), then compare
 	$(PY) -m ingest.models.reranker finetune --base $(BASE) --kb $(KB) --tickets $(TICKETS) --out $(TUNED) --work var/reranker-tuned $(FINETUNE_ARGS)
-	$(PY) -m eval.models.helpcenter --set var/reranker-tuned/dev.jsonl --kb $(KB) --reranker $(BASE) --compare $(TUNED) --out var/eval/finetune-compare.json
+	$(PY) -m eval.models ranking --dataset questions --set var/reranker-tuned/dev.jsonl --kb $(KB) --reranker $(BASE) --compare $(TUNED) --weights $(BLEND_WEIGHTS) --out var/eval/finetune-compare.json
 
-# The blend weights measured; eval.models.card chooses among them (held-out MRR, SciFact bar).
+# The blend weights measured; `python -m eval.models card` chooses among them (held-out MRR, SciFact bar).
 BLEND_WEIGHTS ?= 0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8
 bench-reranker: setup ## Reranker: SciFact nDCG@10, DSTC10 and sample-set recall/MRR, latency (var/eval)
-	$(PY) -m eval.models.scifact --weights $(BLEND_WEIGHTS)
-	$(PY) -m eval.models.dstc10
-	$(PY) -m eval.models.helpcenter --set data/eval/sample.jsonl --out var/eval/rerank-sample.json --weights $(BLEND_WEIGHTS)
-	$(PY) -m eval.models.latency
-	@if [ -s var/reranker/dev.jsonl ]; then $(PY) -m eval.models.helpcenter --weights $(BLEND_WEIGHTS); fi
+	$(PY) -m eval.models ranking --dataset scifact --depths 20,40 --weights $(BLEND_WEIGHTS)
+	$(PY) -m eval.models ranking --dataset dstc10
+	$(PY) -m eval.models ranking --dataset questions --set data/eval/sample.jsonl --weights $(BLEND_WEIGHTS)
+	$(PY) -m eval.models latency
+	@if [ -s var/reranker/dev.jsonl ]; then $(PY) -m eval.models ranking --dataset questions --set var/reranker/dev.jsonl --weights $(BLEND_WEIGHTS); fi
 
 reranker-card: setup ## Write the shipped reranker's model card from the bench-reranker reports
-	$(PY) -m eval.models.card
+	$(PY) -m eval.models card
 
 bench: setup ## Latency, throughput, memory and scale benchmarks, ~30 min (BENCH_ARGS=--quick: ~2 min)
 	$(PY) -m eval.bench $(BENCH_ARGS)

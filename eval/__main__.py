@@ -12,6 +12,9 @@ Commands:
   qa         index a {_id, title, text} corpus (or DSTC10) in a folder of its own and
              evaluate a set over it: python -m eval qa --kb C --questions Q --out DIR
 
+Ranking quality of the retrievers and the reranker on BEIR SciFact, DSTC10 and help-center
+question sets is ``python -m eval.models ranking``.
+
 Exit codes: 0 fine; 1 the evaluation could not run (bad set, no index, bad gates) or
 calibrate found no threshold meeting its target; 2 usage; 3 a gate failed.
 """
@@ -20,10 +23,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
+from app.environment import prepare_process
 from app.errors import RagError
 from app.rag.protocols import Embedder
 from app.settings import Settings, get_settings
@@ -37,6 +40,9 @@ EVAL_DIR = Path(__file__).resolve().parent
 def _selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", type=Path, default=DEFAULT_SET,
                         help="evaluation set, JSONL (default: %(default)s)")
+    parser.add_argument("--split", choices=("dev", "test", "all"), default="all",
+                        help="only one part of a set that has a development/test split "
+                             "(default: %(default)s)")
     parser.add_argument("--tags", nargs="+", metavar="TAG",
                         help="only questions carrying any of these tags")
     parser.add_argument("--sample", type=int, metavar="N",
@@ -73,6 +79,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                      help=argparse.SUPPRESS)
     cal = sub.add_parser("calibrate", help="choose the answer threshold from a set")
     _selection(cal)
+    cal.set_defaults(split="dev")  # thresholds are chosen on the development part only
     cal.add_argument("--objective", choices=("target", "balanced"), default="target",
                      help="target: lowest threshold with at most --max-false-answer of "
                           "unanswerable questions answered; balanced: best balanced "
@@ -88,28 +95,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     cmp.add_argument("--gates", type=Path, help="also apply these gates to B against A")
     cmp.add_argument("--baselines-dir", type=Path, default=EVAL_DIR / "baselines",
                      help=argparse.SUPPRESS)
-    beir = sub.add_parser("beir", help="retrieval metrics of BM25, dense, hybrid and "
-                                       "hybrid + rerank on a BEIR folder")
-    beir.add_argument("--data", type=Path, required=True,
-                      help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv")
-    beir.add_argument("--out", type=Path, required=True, help="folder for metrics.json")
-    beir.add_argument("--reranker", default=None, help="CrossEncoder folder (default: shipped)")
-    beir.add_argument("--depths", default="20,40", help="rerank depths (default: %(default)s)")
     from eval.qa import add_arguments
 
     add_arguments(sub.add_parser("qa", help="evaluate a set over a corpus of documents"))
     return parser.parse_args(argv)
-
-
-def beir_command(args: argparse.Namespace) -> int:
-    """A temporary index of a BEIR folder; metrics of every stage in ``<out>/metrics.json``."""
-    from eval.models.scifact import main as beir_main
-
-    argv = ["--dataset", str(args.data), "--out", str(args.out / "metrics.json"),
-            "--depths", args.depths]
-    if args.reranker:
-        argv += ["--reranker", args.reranker]
-    return beir_main(argv)
 
 
 def compare_command(args: argparse.Namespace) -> int:
@@ -123,9 +112,7 @@ def compare_command(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None, *, settings: Settings | None = None,
          embedder: Embedder | None = None) -> int:
     """Entry point. ``settings`` and ``embedder`` let tests reuse loaded models."""
-    os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    prepare_process()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("absl", "faiss.loader", "matplotlib", "httpx"):
@@ -144,8 +131,6 @@ def main(argv: list[str] | None = None, *, settings: Settings | None = None,
             return calibrate_command(args, settings, embedder=embedder)
         if args.command == "qa":
             return qa_command(args, settings, embedder=embedder)
-        if args.command == "beir":
-            return beir_command(args)
         return compare_command(args)
     except (DatasetError, GateConfigError, RagError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -18,7 +18,7 @@ The FAQ knowledge base (``kb.jsonl``, Apache-2.0) becomes the corpus and the spo
 - **entity from the dialogue.** A turn rarely names the place it asks about ("what is the
   check in time for that"); a dialogue system knows it from its dialogue state. By default
   the turn is prefixed with the knowledge-base entity last named in the dialogue (the rule
-  of ``eval.models.dstc10``), for answerable and unanswerable turns alike so the prefix tells
+  of ``eval.models.adapters``), for answerable and unanswerable turns alike so the prefix tells
   nothing about the label; ``--dstc10-query turn`` keeps the turn as spoken.
 
 Tags: the first is the category (the gold snippet's domain, or ``not_knowledge_seeking``),
@@ -38,14 +38,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.settings import Settings, get_settings
 from eval.datasets import DatasetError
-from eval.models.dstc10 import entity_patterns, last_entity
+from eval.models.adapters import entity_patterns, last_entity
 from ingest.models.reranker.faq import FaqEntry, load_faq, with_entity
 from ingest.models.reranker.records import normalise
 
 logger = logging.getLogger(__name__)
 
-DATASET = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "dstc10-faq"
+# The folder under datasets_dir's default, read without building Settings at import time
+# (``python -m eval qa --dstc10`` offers it); this module's CLI reads the settings.
+DATASET = Settings.model_fields["datasets_dir"].default / "dstc10-faq"
 ROLES = {"U": "user", "S": "assistant"}
 UNANSWERABLE = "not_knowledge_seeking"
 
@@ -154,7 +157,8 @@ def convert(folder: Path, out: Path, *, resolve_entity: bool = True) -> Converte
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.dstc10_qa", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", type=Path, default=DATASET)
+    parser.add_argument("--dataset", type=Path,
+                        default=get_settings().datasets_dir / "dstc10-faq")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--dstc10-query", choices=("entity", "turn"), default="entity")
     args = parser.parse_args(argv)

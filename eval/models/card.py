@@ -1,12 +1,14 @@
 """Write a reranker's model card from its training record and the evaluations' reports.
 
-    python -m eval.models.card [--model data/models/support-reranker] [--reports var/eval]
+    python -m eval.models card [--model data/models/support-reranker] [--reports var/eval]
 
 Reads ``training.json`` beside the weights and the reports that ``make bench-reranker``
-writes (``beir-scifact.json``, ``dstc10.json``, ``rerank-sample.json``, ``rerank-dev.json``
-when present, ``rerank-latency.json``) and writes ``README.md`` into the model folder. Every
-figure in the card comes from those files, and the card names the command behind each table,
-so re-running the commands and this one reproduces the card. A report measured on another
+writes (``python -m eval.models ranking``: ``beir-scifact.json``, ``dstc10.json``,
+``rerank-sample.json``, ``rerank-dev.json`` when present; ``python -m eval.models latency``:
+``rerank-latency.json``) and writes ``README.md`` into the model folder. Every figure in the
+card comes from those files, and the card names the command behind each table (rebuilt from
+the report's dataset, set, depths and weights), so re-running the commands and this one
+reproduces the card. A report measured on another
 model folder, or on weights since replaced in this one, is refused, so a card never
 quotes another model's numbers.
 """
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from app.settings import get_settings
-from eval.models.corpus import weights_digest
+from eval.models.corpus import RERANKED, reranked_system, weights_digest
 from ingest.models.reranker.records import DataParams
 
 REPORTS = {
@@ -52,11 +54,13 @@ def load_reports(folder: Path, model: Path) -> dict[str, dict[str, Any]]:
                 raise FileNotFoundError(f"{path} is missing: run `make bench-reranker` first")
             continue
         report = json.loads(path.read_text(encoding="utf-8"))
-        measured = report.get("reranker") or report.get("rerankers", {}).get("rerank", "")
-        if not _same_model(str(measured), str(model)):
+        measured = report.get("reranker")
+        if not isinstance(measured, str):
+            raise ValueError(f"{path} names no reranker (a report of an older evaluation "
+                             "script?): run `make bench-reranker` again")
+        if not _same_model(measured, str(model)):
             raise ValueError(f"{path} measured {measured}, not {model}")
         digest = report.get("reranker_digest")
-        digest = digest.get("rerank") if isinstance(digest, dict) else digest
         if digest is not None and digest != current:
             raise ValueError(f"{path} measured other weights than those now in {model} "
                              "(retrained or replaced since): run `make bench-reranker` again")
@@ -120,12 +124,12 @@ def choose_weight(dev: Mapping[str, Mapping[str, float]],
     base = scifact["hybrid"]["ndcg@10"]
     rows: list[list[object]] = []
     best: tuple[float, float] | None = None
-    for w in sorted(float(x) for x in _weights(dev)):
-        sci = scifact.get(f"hybrid+rerank@{depth} w={w}")
+    for w in sorted(_weights(dev, depth)):
+        sci = scifact.get(reranked_system(depth, w))
         if sci is None:
             continue
         meets = within(base, sci["ndcg@10"], tolerance)
-        held = dev[f"rerank w={w}"]
+        held = dev[reranked_system(depth, w)]
         mrr = held["mrr"]
         rows.append([f"w={w}", mrr, held["recall@5"], sci["ndcg@10"], "yes" if meets else "no"])
         if meets and (best is None or (mrr, w) >= best):
@@ -171,7 +175,7 @@ def noise_lines(params: Mapping[str, Any]) -> list[str]:
             f"FAQ queries) are misspelt by rule, as typists and speech recognisers misspell: "
             f"{float(params.get('noise_rate', 0.0)):.0%} of their long words garbled (letters "
             "dropped, swapped or spelt as they sound, words split or run together), short "
-            "words sometimes dropped (`ingest/reranker/noise.py`). The edits are generic "
+            "words sometimes dropped (`ingest/models/reranker/noise.py`). The edits are generic "
             "rules; no evaluation text goes into them."]
 
 
@@ -195,7 +199,7 @@ def render(model: Path, record: Mapping[str, Any], reports: Mapping[str, Mapping
     params, data = record["params"], record.get("data", {})
     sci, dstc, sample = reports["scifact"], reports["dstc10"], reports["sample"]
     latency = reports["latency"]
-    served = f"hybrid+rerank@{depth} w={weight}"
+    served = reranked_system(depth, weight)
     lines = [
         f"# {model.name}",
         "",
@@ -263,7 +267,7 @@ def render(model: Path, record: Mapping[str, Any], reports: Mapping[str, Mapping
         "",
         f"### BEIR SciFact test ({sci['queries']} queries, {sci['documents']:,} abstracts)",
         "",
-        "`python -m eval.models.scifact` (nDCG@10; published anchors: BM25 0.665, BM25 + "
+        f"`{command(sci, 'scifact')}` (nDCG@10; published anchors: BM25 0.665, BM25 + "
         "ms-marco-MiniLM-L-6 cross-encoder 0.688, all-MiniLM-L6-v2 0.645)",
         "",
     ]
@@ -279,7 +283,7 @@ def render(model: Path, record: Mapping[str, Any], reports: Mapping[str, Mapping
         f"### DSTC10 validation, knowledge-seeking spoken turns ({dstc['queries']} turns, "
         f"{dstc['documents']:,} FAQ entries)",
         "",
-        "`python -m eval.models.dstc10`",
+        f"`{command(dstc, 'dstc10')}`",
         "",
     ]
     lines += _table(["system", "recall@1", "recall@5", "MRR"],
@@ -290,25 +294,22 @@ def render(model: Path, record: Mapping[str, Any], reports: Mapping[str, Mapping
         "",
         f"### Sample evaluation set ({sample['queries']} answerable questions, article level)",
         "",
-        "`python -m eval.models.helpcenter --set data/eval/sample.jsonl "
-        "--out var/eval/rerank-sample.json`. Here recall@k is the share of a question's gold "
+        f"`{command(sample, 'questions')}`. Here recall@k is the share of a question's gold "
         "articles in the top k (what the pipeline evaluation, `python -m eval run`, calls "
         "`gold_coverage@k`; its `recall@k` counts a question found when any gold article is "
         "in the top k).",
         "",
     ]
     lines += _table(["system", "recall@1", "recall@5", "MRR"],
-                    _system_rows(sample["results"], ["recall@1", "recall@5", "mrr"],
-                                 {f"rerank w={w}": f"hybrid+rerank w={w}"
-                                  for w in _weights(sample["results"])}))
-    sample_served = sample["results"].get(f"rerank w={weight}", {})
+                    _system_rows(sample["results"], ["recall@1", "recall@5", "mrr"]))
+    sample_served = sample["results"].get(served, {})
     if sample_served:
         lines += ["", _against(sample["results"]["hybrid"], sample_served, ["mrr", "recall@5"])]
     if "dev" in reports and held_out(data):
         dev = reports["dev"]
         lines += ["", f"### Held-out training queries ({dev['queries']} questions; the blend "
                   "weight is chosen on them, see Blend weight)", "",
-                  "`python -m eval.models.helpcenter`", ""]
+                  f"`{command(dev, 'questions')}`", ""]
         lines += _table(["system", "recall@1", "recall@5", "MRR"],
                         _system_rows(dev["results"], ["recall@1", "recall@5", "mrr"]))
         lines += weight_section(dev, sci, weight=weight, depth=depth)
@@ -316,7 +317,7 @@ def render(model: Path, record: Mapping[str, Any], reports: Mapping[str, Mapping
         "",
         "### Latency",
         "",
-        f"`python -m eval.models.latency`: {latency['pairs']} help-center chunks for one "
+        f"`python -m eval.models latency`: {latency['pairs']} help-center chunks for one "
         f"question, {latency['threads']} torch thread(s), max length {latency['max_length']}, "
         f"int8 {latency['int8']}: median **{latency['median_ms']} ms**, p90 "
         f"{latency['p90_ms']} ms over {latency['runs']} calls, on "
@@ -357,16 +358,31 @@ def _served_rows(results: Mapping[str, Mapping[str, float]], weight: float
             if " w=" not in n or n.endswith((" w=0.0", f" w={weight}"))}
 
 
-def _weights(results: Mapping[str, object]) -> list[str]:
-    return [name.split("w=", 1)[1] for name in results if name.startswith("rerank w=")]
+def _weights(results: Mapping[str, object], depth: int) -> list[float]:
+    """The blend weights of the reranked systems at ``depth`` in ``results``."""
+    prefix = f"{RERANKED}@{depth} w="
+    return [float(name[len(prefix):]) for name in results if name.startswith(prefix)]
 
 
-def main(argv: list[str] | None = None) -> int:
+def command(report: Mapping[str, Any], dataset: str) -> str:
+    """The ``python -m eval.models ranking`` command that writes ``report`` where the card
+    reads it (its dataset, question set, depths and weights)."""
+    parts = ["python -m eval.models ranking --dataset", str(report.get("dataset", dataset))]
+    if report.get("set"):
+        parts += ["--set", str(report["set"])]
+    for option in ("depths", "weights"):
+        if report.get(option):
+            parts += [f"--{option}", ",".join(f"{v:g}" for v in report[option])]
+    return " ".join(parts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m eval.models card``."""
     settings = get_settings()
-    parser = argparse.ArgumentParser(prog="python -m eval.models.card", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m eval.models card", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, default=Path("data/models/support-reranker"))
-    parser.add_argument("--reports", type=Path, default=Path("var/eval"))
+    parser.add_argument("--model", type=Path, default=settings.shipped_reranker)
+    parser.add_argument("--reports", type=Path, default=settings.var_dir / "eval")
     args = parser.parse_args(argv)
     try:
         record = json.loads((args.model / "training.json").read_text(encoding="utf-8"))

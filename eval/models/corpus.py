@@ -3,8 +3,8 @@
 BM25 (``app.rag.sparse``), dense all-MiniLM-L6-v2 (``app.rag.embed``), reciprocal rank fusion
 as ``HybridRetriever`` does it (50 candidates from each side, k = 60) and cross-encoder
 reranking of the fused head blended as ``BudgetedReranker`` does it (``app.rag.rerank.blend``).
-Embeddings and cross-encoder scores are cached under ``var/cache`` so a second run, or a run
-with another blend weight, recomputes nothing.
+Embeddings and cross-encoder scores are cached (``Settings.cache_dir``) so a second run, or a
+run with another blend weight, recomputes nothing.
 """
 
 from __future__ import annotations
@@ -28,8 +28,6 @@ from app.settings import RetrievalSettings
 
 logger = logging.getLogger(__name__)
 
-CACHE = Path("var/cache")
-
 
 @dataclass(frozen=True, slots=True)
 class Query:
@@ -38,7 +36,7 @@ class Query:
     gold: dict[str, int]  # doc id -> graded relevance
 
 
-def embeddings(embedder: Embedder, texts: Sequence[str], *, cache: Path = CACHE) -> np.ndarray:
+def embeddings(embedder: Embedder, texts: Sequence[str], *, cache: Path) -> np.ndarray:
     """Embeddings of ``texts``, cached by a hash of the model name and the texts."""
     digest = hashlib.sha256("\x1e".join([embedder.name, *texts]).encode("utf-8")).hexdigest()
     file = cache / "embeddings" / f"{digest[:24]}.npy"
@@ -52,11 +50,13 @@ def embeddings(embedder: Embedder, texts: Sequence[str], *, cache: Path = CACHE)
 
 
 class Corpus:
-    """Documents with a BM25 index and dense vectors."""
+    """Documents with a BM25 index and dense vectors; ``digest`` identifies their content."""
 
     def __init__(self, ids: Sequence[str], texts: Sequence[str], *, embedder: Embedder,
-                 cache: Path = CACHE) -> None:
+                 cache: Path) -> None:
         self.ids, self.texts = list(ids), list(texts)
+        self.digest = hashlib.sha256("\x1e".join([*self.ids, *self.texts]).encode("utf-8")
+                                     ).hexdigest()[:12]
         self.bm25 = BM25Index.build(tokenize(t) for t in self.texts)
         self.vectors = embeddings(embedder, self.texts, cache=cache)
         self.embedder, self.cache = embedder, cache
@@ -92,7 +92,7 @@ class ScoreCache:
     """
 
     def __init__(self, reranker: Reranker, *, signature: str, name: str,
-                 cache: Path = CACHE) -> None:
+                 cache: Path) -> None:
         self.reranker = reranker
         self.file = cache / "rerank" / f"{name}-{signature}.json"
         self.scores: dict[str, float] = (json.loads(self.file.read_text(encoding="utf-8"))
@@ -179,9 +179,43 @@ def mrr(ranked: Sequence[str], gold: Mapping[str, int]) -> float:
     return 0.0
 
 
-def mean(metric: Callable[[Sequence[str], Mapping[str, int]], float],
-         runs: Mapping[str, Sequence[str]], queries: Sequence[Query]) -> float:
-    return round(float(np.mean([metric(runs[q.id], q.gold) for q in queries])), 4)
+Metric = Callable[[Sequence[str], Mapping[str, int]], float]
+
+
+def metric(name: str) -> Metric:
+    """The metric called ``name``: ``ndcg@K``, ``recall@K`` or ``mrr``.
+
+    Raises:
+        ValueError: ``name`` is none of these.
+    """
+    kind, _, k = name.partition("@")
+    if name == "mrr":
+        return mrr
+    if k.isdigit() and int(k) > 0:
+        if kind == "ndcg":
+            return lambda ranked, gold: ndcg_at(ranked, gold, int(k))
+        if kind == "recall":
+            return lambda ranked, gold: recall_at(ranked, gold, int(k))
+    raise ValueError(f"unknown metric {name!r}: use ndcg@K, recall@K or mrr")
+
+
+def mean(measure: Metric, runs: Mapping[str, Sequence[str]], queries: Sequence[Query]) -> float:
+    """``measure`` averaged over the queries, to 4 decimals."""
+    return round(float(np.mean([measure(runs[q.id], q.gold) for q in queries])), 4)
+
+
+def scores(runs: Mapping[str, Sequence[str]], queries: Sequence[Query],
+           metrics: Sequence[str]) -> dict[str, float]:
+    """Each named metric (see ``metric``) of one system's runs, averaged over the queries."""
+    return {name: mean(metric(name), runs, queries) for name in metrics}
+
+
+RERANKED = "hybrid+rerank"  # the label of the reranker under evaluation; "compare" for another
+
+
+def reranked_system(depth: int, weight: float, *, label: str = RERANKED) -> str:
+    """The name of a reranked system in reports: ``hybrid+rerank@20 w=0.7``."""
+    return f"{label}@{depth} w={weight}"
 
 
 def print_table(title: str, rows: Sequence[Mapping[str, object]]) -> None:

@@ -1,12 +1,12 @@
 """Latency of the reranker: scoring 20 help-center chunks for one question, one thread.
 
-    python -m eval.models.latency [--reranker FOLDER] [--pairs 20] [--runs 20]
+    python -m eval.models latency [--reranker FOLDER] [--pairs 20] [--runs 20]
                                   [--backend torch|onnx]
 
 The chunks are the first ``--pairs`` chunks of the sample help center as the service indexes
 them (breadcrumb and body), so the token counts are realistic. One thread, as the service
 runs (``torch_threads``). Prints the median and the 90th percentile of ``--runs`` calls after
-one warm-up call and writes ``var/eval/rerank-latency.json``.
+one warm-up call and writes ``var/eval/rerank-latency.json`` (in the settings' var_dir).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,25 +31,28 @@ from ingest.models.reranker.helpcenter import published_articles
 QUESTION = "my hub shows a solid amber light since I changed my router, what should I do?"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.models.latency", description=__doc__,
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m eval.models latency``."""
+    settings = get_settings()
+    parser = argparse.ArgumentParser(prog="python -m eval.models latency", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reranker", default="data/models/support-reranker")
+    parser.add_argument("--reranker", default=str(settings.shipped_reranker))
     parser.add_argument("--max-length", type=int, default=None)
-    add_runtime_options(parser, get_settings().retrieval)
+    add_runtime_options(parser, settings.retrieval)
     parser.add_argument("--pairs", type=int, default=20)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=Path("var/eval/rerank-latency.json"))
+    parser.add_argument("--out", type=Path,
+                        default=settings.var_dir / "eval" / "rerank-latency.json")
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
-    chunker = make_chunker(get_settings())
-    passages = [c.embedding_text() for doc in published_articles(Path("data/kb"))
+    chunker = make_chunker(settings)
+    passages = [c.embedding_text() for doc in published_articles(settings.data_dir / "kb")
                 for c in chunker.chunk(doc)][: args.pairs]
     model = CrossEncoderReranker(args.reranker, max_length=args.max_length, int8=args.int8,
-                                 backend=args.backend)
+                                 backend=args.backend, onnx_cache=settings.onnx_cache)
     model.score(QUESTION, passages)
     times = []
     for _ in range(args.runs):

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from eval.models.dstc10 import entity_patterns, last_entity
+from eval.models.adapters import entity_patterns, last_entity
 from ingest.models.reranker.faq import FaqEntry
 
 
@@ -20,7 +20,7 @@ def test_longest_name_first_then_alphabetical() -> None:
 
 
 def test_a_turn_naming_two_entities_of_equal_length_gets_the_same_one_every_run() -> None:
-    script = ("from eval.models.dstc10 import entity_patterns, last_entity\n"
+    script = ("from eval.models.adapters import entity_patterns, last_entity\n"
               "from ingest.models.reranker.faq import FaqEntry\n"
               "names = ['Acorn Inn', 'Oakes Inn', 'Eagle Inn', 'Lions Inn', 'Birch Inn']\n"
               "es = [FaqEntry(f'h:{i}:0', n, 'q', 'a') for i, n in enumerate(names)]\n"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from eval.models.card import choose_weight, command, load_reports, main, verdict
 from eval.models.corpus import weights_digest
-from eval.models.card import choose_weight, load_reports, main, verdict
 
 RECORD = {"base_model": "all-MiniLM-L6-v2", "pairs": 1200, "positives": 300,
           "train_seconds": 600.0, "train_loss": 0.31, "torch": "2.13.0",
@@ -34,11 +34,13 @@ def write_reports(folder: Path, model: Path) -> None:
                         "results": {"hybrid": {"recall@1": 0.4, "recall@5": 0.6, "mrr": 0.5},
                                     served: {"recall@1": 0.45, "recall@5": 0.59,
                                              "mrr": 0.55}}},
-        "rerank-sample.json": {"rerankers": {"rerank": str(model)}, "queries": 120,
+        "rerank-sample.json": {"dataset": "questions", "set": "data/eval/sample.jsonl",
+                               "depths": [20], "weights": [0.0, 0.7],
+                               "reranker": str(model), "queries": 120,
                                "results": {"hybrid": {"recall@1": 0.8, "recall@5": 0.95,
                                                       "mrr": 0.9},
-                                           "rerank w=0.7": {"recall@1": 0.85,
-                                                            "recall@5": 0.96, "mrr": 0.92}}},
+                                           served: {"recall@1": 0.85, "recall@5": 0.96,
+                                                    "mrr": 0.92}}},
         "rerank-latency.json": {"reranker": str(model), "pairs": 20, "threads": 1,
                                 "max_length": 128, "int8": True, "median_ms": 120.5,
                                 "p90_ms": 130.0, "runs": 20, "cpu": "Some CPU 9000",
@@ -72,7 +74,11 @@ def test_the_card_quotes_every_report_and_says_which_bars_are_met(tmp_path):
     assert "recall@5 -0.0100 (misses)" in card and "MRR +0.0500 (meets)" in card
     assert "on Some CPU 9000 (AVX2)" in card
     assert "at most 150 ms: meets on this CPU" in card
-    assert "| hybrid+rerank w=0.7 | 0.8500 | 0.9600 | 0.9200 |" in card
+    assert "| hybrid+rerank@20 w=0.7 | 0.8500 | 0.9600 | 0.9200 |" in card
+    # each table names the command that writes its report
+    assert ("`python -m eval.models ranking --dataset questions --set data/eval/sample.jsonl "
+            "--depths 20 --weights 0,0.7`") in card
+    assert "`python -m eval.models ranking --dataset dstc10`" in card
     assert "median **120.5 ms**" in card and "13 were" in card
     assert "SciFact" in card and "DSTC10" in card
 
@@ -97,7 +103,7 @@ def test_a_model_trained_on_every_query_prints_no_development_figures(tmp_path):
     record = {**RECORD, "data": {**RECORD["data"], "dev_queries": {"questions": 0}}}
     (model / "training.json").write_text(json.dumps(record))
     write_reports(reports, model)
-    dev = {"rerankers": {"rerank": str(model)}, "queries": 83,
+    dev = {"reranker": str(model), "queries": 83,
            "results": {"hybrid": {"recall@1": 0.5, "recall@5": 0.8, "mrr": 0.7}}}
     (reports / "rerank-dev.json").write_text(json.dumps(dev))
     assert main(["--model", str(model), "--reports", str(reports)]) == 0
@@ -111,21 +117,26 @@ def test_a_model_trained_on_every_query_prints_no_development_figures(tmp_path):
     assert "Held-out training queries (83 questions" in card and "70 help-center" in card
 
 
-def test_rerank_dev_refuses_an_empty_development_set(tmp_path, capsys):
-    from eval.models.helpcenter import main as rerank_dev
+def test_the_card_names_the_command_that_rewrites_each_report():
+    assert command({"dataset": "scifact", "depths": [20, 40], "weights": [0.0, 0.1, 0.7]},
+                   "scifact") == ("python -m eval.models ranking --dataset scifact "
+                                  "--depths 20,40 --weights 0,0.1,0.7")
+    assert command({"dataset": "questions", "set": "var/reranker/dev.jsonl"}, "questions") == (
+        "python -m eval.models ranking --dataset questions --set var/reranker/dev.jsonl")
 
-    empty = tmp_path / "dev.jsonl"
-    empty.write_text('{"id": "u1", "question": "anything?", "article_ids": []}\n')
-    assert rerank_dev(["--set", str(empty), "--out", str(tmp_path / "out.json")]) == 2
-    assert "no answerable question" in capsys.readouterr().err
-    assert not (tmp_path / "out.json").exists()
+
+def test_a_report_in_the_shape_of_the_old_scripts_is_refused(tmp_path):
+    model, reports = model_with_reports(tmp_path)
+    edit_report(reports, "rerank-sample.json", reranker=None,
+                rerankers={"rerank": str(model)})
+    with pytest.raises(ValueError, match="bench-reranker"):
+        load_reports(reports, model)
 
 
 def test_a_report_of_weights_since_replaced_in_the_same_folder_is_refused(tmp_path):
     model, reports = model_with_reports(tmp_path)
     edit_report(reports, "dstc10.json", reranker_digest=weights_digest(str(model)))
-    edit_report(reports, "rerank-sample.json",
-                reranker_digest={"rerank": weights_digest(str(model))})
+    edit_report(reports, "rerank-sample.json", reranker_digest=weights_digest(str(model)))
     assert set(load_reports(reports, model)) >= {"dstc10", "sample"}
     (model / "training.json").write_text(json.dumps({**RECORD, "train_loss": 0.2}))  # retrained
     with pytest.raises(ValueError, match="other weights"):
@@ -154,7 +165,7 @@ def test_the_card_says_when_the_latency_bar_is_missed_on_the_measured_cpu(tmp_pa
 
 def grid(dev_mrr: dict[float, float], sci_ndcg: dict[float, float]
          ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
-    dev = {f"rerank w={w}": {"recall@1": 0.5, "recall@5": 0.8, "mrr": m}
+    dev = {f"hybrid+rerank@20 w={w}": {"recall@1": 0.5, "recall@5": 0.8, "mrr": m}
            for w, m in dev_mrr.items()}
     sci = {"hybrid": {"ndcg@10": 0.71}} | {f"hybrid+rerank@20 w={w}": {"ndcg@10": n}
                                           for w, n in sci_ndcg.items()}
@@ -179,7 +190,7 @@ def test_the_card_shows_the_weight_choice_and_says_when_the_default_is_not_it(tm
     dev, sci = grid({0.6: 0.82, 0.7: 0.83, 0.8: 0.78}, {0.6: 0.69, 0.7: 0.705, 0.8: 0.708})
     dev["hybrid"] = {"recall@1": 0.5, "recall@5": 0.8, "mrr": 0.76}
     (reports / "rerank-dev.json").write_text(json.dumps(
-        {"rerankers": {"rerank": str(model)}, "queries": 83, "results": dev}))
+        {"reranker": str(model), "queries": 83, "results": dev}))
     edit_report(reports, "beir-scifact.json", results={
         "hybrid": {"ndcg@10": 0.71, "recall@10": 0.8, "recall@100": 0.9, "mrr": 0.7},
         **{n: {"ndcg@10": v["ndcg@10"], "recall@10": 0.8, "recall@100": 0.9, "mrr": 0.7}
@@ -188,9 +199,11 @@ def test_the_card_shows_the_weight_choice_and_says_when_the_default_is_not_it(tm
     card = (model / "README.md").read_text()
     assert "The rule picks w = 0.7, the service's default." in card
     assert "| w=0.6 | 0.8200 | 0.8000 | 0.6900 | no |" in card
-    assert "| hybrid+rerank@20 w=0.7 |" in card and "| hybrid+rerank@20 w=0.6 |" not in card
+    scifact = card.split("### BEIR SciFact", 1)[1].split("### DSTC10", 1)[0]
+    assert "| hybrid+rerank@20 w=0.7 |" in scifact  # the served weight, not the whole grid
+    assert "| hybrid+rerank@20 w=0.6 |" not in scifact
 
-    edit_report(reports, "rerank-dev.json", results={**dev, "rerank w=0.8": {
+    edit_report(reports, "rerank-dev.json", results={**dev, "hybrid+rerank@20 w=0.8": {
         "recall@1": 0.5, "recall@5": 0.8, "mrr": 0.84}})
     assert main(["--model", str(model), "--reports", str(reports)]) == 0
     card = (model / "README.md").read_text()
