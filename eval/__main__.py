@@ -40,9 +40,9 @@ EVAL_DIR = Path(__file__).resolve().parent
 def _selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", type=Path, default=DEFAULT_SET,
                         help="evaluation set, JSONL (default: %(default)s)")
-    parser.add_argument("--split", choices=("dev", "test", "all"), default="all",
+    parser.add_argument("--split", choices=("dev", "test", "all"), default=None,
                         help="only one part of a set that has a development/test split "
-                             "(default: %(default)s)")
+                             "(default: all for run, dev for calibrate)")
     parser.add_argument("--tags", nargs="+", metavar="TAG",
                         help="only questions carrying any of these tags")
     parser.add_argument("--sample", type=int, metavar="N",
@@ -79,7 +79,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                      help=argparse.SUPPRESS)
     cal = sub.add_parser("calibrate", help="choose the answer threshold from a set")
     _selection(cal)
-    cal.set_defaults(split="dev")  # thresholds are chosen on the development part only
     cal.add_argument("--objective", choices=("target", "balanced"), default="target",
                      help="target: lowest threshold with at most --max-false-answer of "
                           "unanswerable questions answered; balanced: best balanced "

@@ -49,16 +49,24 @@ ROOT = Path(__file__).resolve().parent.parent
 GATE_FAILURE = 3
 
 
-def selected_questions(args: argparse.Namespace) -> tuple[list[EvalQuestion], dict[str, Any]]:
-    """The questions a command runs on, and how they were chosen (for config.json)."""
+def selected_questions(args: argparse.Namespace, *, default_split: str = "all"
+                       ) -> tuple[list[EvalQuestion], dict[str, Any]]:
+    """The questions a command runs on, and how they were chosen (for config.json).
+
+    ``default_split`` applies when ``--split`` is not given and the set has parts.
+    """
     everything = load_questions(args.set)
-    chosen = select(everything, tags=args.tags or (), sample=args.sample, limit=args.limit)
+    has_parts = any(q.split for q in everything)
+    wanted = args.split or (default_split if has_parts else "all")
+    split = None if wanted == "all" else wanted
+    chosen = select(everything, tags=args.tags or (), sample=args.sample, limit=args.limit,
+                    split=split)
     if not chosen:
         raise DatasetError(f"no question of {args.set} matches the selection")
     return chosen, {"name": args.set.stem, "path": str(args.set),
                     "questions_in_set": len(everything), "questions": len(chosen),
-                    "selection": {"tags": args.tags or [], "sample": args.sample,
-                                  "limit": args.limit},
+                    "selection": {"split": split, "tags": args.tags or [],
+                                  "sample": args.sample, "limit": args.limit},
                     "fingerprint": set_fingerprint(chosen)}
 
 
@@ -235,7 +243,8 @@ def calibrate_command(args: argparse.Namespace, settings: Settings, *,
     """``python -m eval calibrate``: sweep the answer threshold, write the chosen one."""
     from eval import plots
 
-    questions, dataset = selected_questions(args)
+    # Thresholds are chosen on the development part; the test part is for reporting.
+    questions, dataset = selected_questions(args, default_split="dev")
     pipeline = open_pipeline(args, settings, embedder=embedder)
     try:
         records = run_questions(pipeline, questions, generate=False)

@@ -8,8 +8,12 @@ Each line holds::
      "reference_answer": "Within 45 days of delivery.", "tags": ["returns", "typo"]}
 
 ``history`` and ``tags`` are optional; ``gold_article_ids`` must name at least one article
-when ``answerable`` is true. Gold ids are article ids, never chunk ids, so re-chunking the
-knowledge base does not invalidate a set.
+when ``answerable`` is true. ``key_facts`` (what a correct answer must state, verbatim from a
+gold article; the first answers most directly) and ``avoid_facts`` (outdated values an archived
+article states) are optional and only for answerable questions; ``split`` (``dev`` or
+``test``) names the part of a set a question belongs to: tune on ``dev``, report on ``test``.
+Gold ids are article ids, never chunk ids, so re-chunking the knowledge base does not
+invalidate a set.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from app.errors import RagError
 from app.rag.types import Turn
 
 ROLES = ("user", "assistant")
+SPLITS = ("dev", "test")
 MAX_REPORTED_ERRORS = 20
 
 
@@ -43,13 +48,24 @@ class EvalQuestion:
     reference_answer: str = ""
     history: tuple[Turn, ...] = ()
     tags: tuple[str, ...] = ()
+    key_facts: tuple[str, ...] = ()
+    avoid_facts: tuple[str, ...] = ()
+    split: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """The question in the set's own JSON format."""
-        return {"id": self.id, "question": self.question,
-                "history": [{"role": t.role, "content": t.text} for t in self.history],
-                "answerable": self.answerable, "gold_article_ids": list(self.gold_article_ids),
-                "reference_answer": self.reference_answer, "tags": list(self.tags)}
+        """The question in the set's own JSON format (optional fields only when set)."""
+        out: dict[str, Any] = {
+            "id": self.id, "question": self.question,
+            "history": [{"role": t.role, "content": t.text} for t in self.history],
+            "answerable": self.answerable, "gold_article_ids": list(self.gold_article_ids),
+            "reference_answer": self.reference_answer}
+        if self.key_facts:
+            out["key_facts"] = list(self.key_facts)
+        if self.avoid_facts:
+            out["avoid_facts"] = list(self.avoid_facts)
+        if self.split:
+            out["split"] = self.split
+        return out | {"tags": list(self.tags)}
 
 
 def _string_list(value: object, name: str) -> tuple[tuple[str, ...], str | None]:
@@ -87,16 +103,23 @@ def parse_question(data: object) -> EvalQuestion:
     gold, err = _string_list(data.get("gold_article_ids", []), "gold_article_ids")
     history, herr = _history(data.get("history") or [])
     tags, terr = _string_list(data.get("tags") or [], "tags")
+    key_facts, kerr = _string_list(data.get("key_facts") or [], "key_facts")
+    avoid, aerr = _string_list(data.get("avoid_facts") or [], "avoid_facts")
     reference = data.get("reference_answer") or ""
-    problem = err or herr or terr or (
-        None if isinstance(reference, str) else "'reference_answer' must be a string")
+    split = data.get("split") or ""
+    problem = err or herr or terr or kerr or aerr or (
+        None if isinstance(reference, str) else "'reference_answer' must be a string") or (
+        None if split in ("", *SPLITS) else f"'split' must be one of {', '.join(SPLITS)}")
     if problem:
         raise ValueError(problem)
     if data["answerable"] and not gold:
         raise ValueError("an answerable question needs at least one gold_article_ids entry")
+    if not data["answerable"] and (key_facts or avoid):
+        raise ValueError("key_facts and avoid_facts are for answerable questions only")
     return EvalQuestion(id=data["id"].strip(), question=data["question"],
                         answerable=data["answerable"], gold_article_ids=gold,
-                        reference_answer=reference, history=history, tags=tags)
+                        reference_answer=reference, history=history, tags=tags,
+                        key_facts=key_facts, avoid_facts=avoid, split=split)
 
 
 def load_questions(path: Path) -> list[EvalQuestion]:
@@ -170,10 +193,13 @@ def _round_robin(questions: Sequence[EvalQuestion], n: int) -> list[EvalQuestion
 
 
 def select(questions: Sequence[EvalQuestion], *, tags: Iterable[str] = (),
-           sample: int | None = None, limit: int | None = None) -> list[EvalQuestion]:
-    """Filter a set: questions carrying any of ``tags``, a stratified sample, the first N."""
+           sample: int | None = None, limit: int | None = None,
+           split: str | None = None) -> list[EvalQuestion]:
+    """Filter a set: one part of it, questions carrying any of ``tags``, a stratified sample,
+    the first N."""
     wanted = set(tags)
-    out = [q for q in questions if not wanted or wanted & set(q.tags)]
+    out = [q for q in questions if (not wanted or wanted & set(q.tags))
+           and (split is None or q.split == split)]
     if sample is not None:
         out = stratified_sample(out, sample)
     if limit is not None:
@@ -185,3 +211,35 @@ def set_fingerprint(questions: Sequence[EvalQuestion]) -> str:
     """A short hash of the selected questions, so runs on different subsets are told apart."""
     joined = "\n".join(json.dumps(q.to_dict(), sort_keys=True) for q in questions)
     return _hash(joined)[:12]
+
+
+# Modifier tags kept in balance between the development and test parts.
+SPLIT_STRATA = ("near_miss", "near_miss_added", "draft_only", "archived_only",
+                "conflicting_archived", "multi_turn", "de", "injection", "steps", "typo")
+
+
+def assign_splits(questions: Sequence[EvalQuestion], *, seed: int,
+                  test_share: float = 0.5) -> dict[str, str]:
+    """A part (``dev`` or ``test``) for each question that has none, stratified by tag.
+
+    Questions are grouped by answerability, category (first tag) and the modifiers in
+    ``SPLIT_STRATA``, ordered by a seeded hash of their id within each group and dealt to the
+    parts in turn, so every kind of question is in both parts in about the same share.
+    Questions that already have a part keep it: growing a set never moves a question.
+    """
+    todo = [q for q in questions if not q.split]
+
+    def stratum(q: EvalQuestion) -> tuple[object, ...]:
+        return (q.answerable, q.tags[0] if q.tags else "",
+                tuple(t for t in SPLIT_STRATA if t in q.tags))
+
+    ordered = sorted(todo, key=lambda q: (stratum(q), _hash(f"{seed}:{q.id}")))
+    out: dict[str, str] = {}
+    owed = 0.0  # test questions owed so far: deals test_share of each run of questions
+    for q in ordered:
+        owed += test_share
+        if owed >= 0.5:
+            out[q.id], owed = "test", owed - 1.0
+        else:
+            out[q.id] = "dev"
+    return out

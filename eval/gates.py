@@ -24,7 +24,9 @@ from app.models import utcnow
 
 COMPARED = ("recall@1", "recall@5", "mrr", "ndcg@10", "abstention_precision",
             "abstention_recall", "answered_rate", "false_answer_rate", "citation_precision",
-            "correct_answer_rate", "ragas.id_based_context_precision",
+            "gold_cited_rate", "answer_correct", "fact_first", "answer_words_p50",
+            "answer_words_p90", "by_split.test.answer_correct",
+            "by_split.test.false_answer_rate", "ragas.id_based_context_precision",
             "ragas.id_based_context_recall", "ragas.non_llm_context_recall",
             "ragas.non_llm_string_similarity", "ragas.rouge_score", "ragas.faithfulness",
             "ragas.answer_relevancy", "ragas.llm_context_precision_with_reference",

@@ -10,6 +10,12 @@ question (near-duplicates, translations), and finding any one of them is right. 
 k, while ``gold_coverage@k`` is the classic share of all gold articles retrieved. MRR uses
 the first gold article; nDCG counts every gold article as relevant.
 
+What the customer reads is scored against each answerable question's ``key_facts`` (see
+``eval.answers``): ``answer_correct`` counts answers that cite a gold article, state every key
+fact and no outdated one; ``fact_first`` answers whose first sentence states the first key
+fact; both over all answerable questions that have key facts, so a fallback counts against
+them. ``gold_cited_rate`` only asks for a gold citation.
+
 Abstention treats "the service fell back" as the positive prediction and "the question is
 unanswerable" as the positive truth: precision is the share of fallbacks that were right to
 fall back, recall the share of unanswerable questions that got a fallback.
@@ -23,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from eval.answers import is_correct, leads_with_fact, words_outside_steps
 
 RANK_KS = (1, 3, 5, 10)
 
@@ -40,6 +48,10 @@ class Outcome:
     tags: tuple[str, ...] = ()
     gate_score: float = 0.0
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+    answer: str = ""
+    key_facts: tuple[str, ...] = ()
+    avoid_facts: tuple[str, ...] = ()
+    split: str = ""
 
 
 def outcome_from_record(record: Mapping[str, Any]) -> Outcome:
@@ -53,6 +65,10 @@ def outcome_from_record(record: Mapping[str, Any]) -> Outcome:
         tags=tuple(record.get("tags", ())),
         gate_score=float(record.get("gate", {}).get("score", 0.0)),
         timings_ms=dict(record.get("timings_ms", {})),
+        answer=record.get("answer") or "",
+        key_facts=tuple(record.get("key_facts", ())),
+        avoid_facts=tuple(record.get("avoid_facts", ())),
+        split=record.get("split") or "",
     )
 
 
@@ -153,11 +169,29 @@ def citation_precision(outcomes: Sequence[Outcome]) -> float | None:
     return _ratio(good, total)
 
 
-def correct_answer_rate(outcomes: Sequence[Outcome]) -> float | None:
+def _cites_gold(o: Outcome) -> bool:
+    return o.answered and bool(set(o.cited_articles) & set(o.gold))
+
+
+def gold_cited_rate(outcomes: Sequence[Outcome]) -> float | None:
     """Answerable questions answered with at least one citation of a gold article."""
     answerable = [o for o in outcomes if o.answerable]
-    ok = sum(o.answered and bool(set(o.cited_articles) & set(o.gold)) for o in answerable)
-    return _ratio(ok, len(answerable))
+    return _ratio(sum(_cites_gold(o) for o in answerable), len(answerable))
+
+
+def answer_metrics(outcomes: Sequence[Outcome]) -> dict[str, float | None]:
+    """``answer_correct`` and ``fact_first`` over the answerable questions with key facts;
+    the words of answers outside step lists (median and 90th percentile) over answers given.
+    """
+    labelled = [o for o in outcomes if o.answerable and o.key_facts]
+    correct = sum(_cites_gold(o) and is_correct(o.answer, key_facts=o.key_facts,
+                                                avoid_facts=o.avoid_facts) for o in labelled)
+    first = sum(o.answered and leads_with_fact(o.answer, o.key_facts) for o in labelled)
+    words = [words_outside_steps(o.answer) for o in outcomes if o.answered and o.answer]
+    return {"answer_correct": _ratio(correct, len(labelled)),
+            "fact_first": _ratio(first, len(labelled)),
+            "answer_words_p50": round(float(np.percentile(words, 50)), 1) if words else None,
+            "answer_words_p90": round(float(np.percentile(words, 90)), 1) if words else None}
 
 
 def latency_percentiles(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float]]:
@@ -177,7 +211,7 @@ def core_metrics(outcomes: Sequence[Outcome]) -> dict[str, Any]:
             "answerable": sum(o.answerable for o in outcomes),
             **retrieval_metrics(outcomes), **abstention_metrics(outcomes),
             "citation_precision": citation_precision(outcomes),
-            "correct_answer_rate": correct_answer_rate(outcomes)}
+            "gold_cited_rate": gold_cited_rate(outcomes), **answer_metrics(outcomes)}
 
 
 def by_tag(outcomes: Sequence[Outcome]) -> dict[str, dict[str, Any]]:
@@ -190,7 +224,16 @@ def by_tag(outcomes: Sequence[Outcome]) -> dict[str, dict[str, Any]]:
     return {name: core_metrics(group) for name, group in sorted(groups.items()) if group}
 
 
+def by_split(outcomes: Sequence[Outcome]) -> dict[str, dict[str, Any]]:
+    """``core_metrics`` of the development and test parts of a set that has them."""
+    parts: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        if o.split:
+            parts.setdefault(o.split, []).append(o)
+    return {name: core_metrics(group) for name, group in sorted(parts.items())}
+
+
 def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
-    """Everything ``metrics.json`` reports besides RAGAS: headline, per tag, latency."""
-    return {**core_metrics(outcomes), "by_tag": by_tag(outcomes),
-            "latency_ms": latency_percentiles(outcomes)}
+    """Everything ``metrics.json`` reports besides RAGAS: headline, per part, per tag, latency."""
+    return {**core_metrics(outcomes), "by_split": by_split(outcomes),
+            "by_tag": by_tag(outcomes), "latency_ms": latency_percentiles(outcomes)}

@@ -181,7 +181,7 @@ def qa_command(args: argparse.Namespace, settings: Settings, *,
     docs = load_corpus(kb)
     check_gold(load_questions(questions_file), {d.id for d in docs})
     run_args = argparse.Namespace(**vars(args), set=questions_file, ingest=[],
-                                  refresh_index=False, split="all")
+                                  refresh_index=False, split=None)
     run_args.name = args.name or args.out.name
     questions, dataset = selected_questions(run_args)
     if args.dstc10 is not None:

@@ -11,14 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from eval import plots
+from eval.answers import states
 from eval.gates import GateResult
 
 HEADLINE = ("recall@1", "recall@5", "mrr", "ndcg@10", "gold_coverage@5", "abstention_precision",
             "abstention_recall", "answered_rate", "answered_rate_answerable",
-            "false_answer_rate", "citation_precision", "correct_answer_rate",
-            "decision_balanced_accuracy")
+            "false_answer_rate", "citation_precision", "gold_cited_rate",
+            "decision_balanced_accuracy", "answer_correct", "fact_first", "answer_words_p50",
+            "answer_words_p90")
 TAG_COLUMNS = ("questions", "answerable", "recall@5", "mrr", "answered_rate_answerable",
-               "abstention_recall", "citation_precision")
+               "false_answer_rate", "answer_correct", "fact_first", "answer_words_p50")
+SPLIT_COLUMNS = ("questions", "answerable", "answer_correct", "fact_first",
+                 "false_answer_rate", "answered_rate_answerable", "answer_words_p50",
+                 "answer_words_p90", "gold_cited_rate", "recall@5")
 MAX_LISTED = 15
 
 
@@ -142,20 +147,46 @@ def _comparison(doc: Doc, comparison: Mapping[str, Any] | None) -> None:
                for r in comparison["rows"]])
 
 
-def _misses(doc: Doc, records: Sequence[Mapping[str, Any]]) -> None:
+def _failure(record: Mapping[str, Any]) -> str | None:
+    """Why the customer was let down by this answer, or None when it was right."""
+    answered = record["fallback"] is None
+    if not record["answerable"]:
+        return "answered, but the help center has no answer" if answered else None
+    if not answered:
+        return f"fell back ({record['fallback'].get('reason')})"
+    cited = {c["article_id"] for c in record.get("citations", ())}
+    if not cited & set(record["gold_article_ids"]):
+        return "no gold article cited"
+    answer = record.get("answer") or ""
+    missing = [f for f in record.get("key_facts", ()) if not states(answer, f)]
+    if missing:
+        return "does not state " + "; ".join(repr(f) for f in missing)
+    stale = [f for f in record.get("avoid_facts", ()) if states(answer, f)]
+    if stale:
+        return "states the outdated " + "; ".join(repr(f) for f in stale)
+    return None
+
+
+def _failures(doc: Doc, records: Sequence[Mapping[str, Any]]) -> None:
+    """Every failure as the customer saw it: the answer, its citations, the decision."""
     reasons = Counter((r["fallback"] or {}).get("reason", "answered") for r in records)
     doc.heading("Outcomes")
     doc.table(["outcome", "questions"], sorted(reasons.items(), key=lambda kv: -kv[1]))
+    failed = [(r, why) for r in records if (why := _failure(r)) is not None]
     missed = [r for r in records if r["answerable"]
               and not set(r["gold_article_ids"]) & set(r["ranked_article_ids"][:5])]
-    wrongly = [r for r in records if not r["answerable"] and r["fallback"] is None]
-    for title, rows in (("Answerable, no gold article in the top 5", missed),
-                        ("Unanswerable but answered", wrongly)):
-        if rows:
-            doc.heading(f"{title} ({len(rows)})")
-            doc.table(["id", "question", "top articles", "gate score"],
-                      [(r["id"], r["question"][:120], ", ".join(r["ranked_article_ids"][:3]),
-                        r["gate"]["score"]) for r in rows[:MAX_LISTED]])
+    doc.heading(f"Failures ({len(failed)})")
+    doc.table(["id", "split", "question", "failure", "answer as shown", "citations",
+               "decision"],
+              [(r["id"], r.get("split", ""), r["question"], why,
+                r.get("answer") or "", ", ".join(c["article_id"] for c in r.get("citations", ())),
+                f"{(r['fallback'] or {}).get('reason', 'answer')} at {r['gate']['score']} "
+                f"({r['gate']['kind']})") for r, why in failed])
+    if missed:
+        doc.heading(f"Answerable, no gold article in the top 5 ({len(missed)})")
+        doc.table(["id", "question", "top articles", "gate score"],
+                  [(r["id"], r["question"][:120], ", ".join(r["ranked_article_ids"][:3]),
+                    r["gate"]["score"]) for r in missed[:MAX_LISTED]])
 
 
 def write_report(run_dir: Path, *, records: Sequence[Mapping[str, Any]],
@@ -177,6 +208,11 @@ def write_report(run_dir: Path, *, records: Sequence[Mapping[str, Any]],
     _summary(doc, metrics, config=config)
     _gates(doc, gate_results, label=gate_baseline)
     _comparison(doc, comparison)
+    if metrics.get("by_split"):
+        doc.heading("Development and test parts")
+        parts = metrics["by_split"]
+        doc.table(["part", *SPLIT_COLUMNS], [(p, *(parts[p].get(c) for c in SPLIT_COLUMNS))
+                                             for p in parts])
     doc.heading("Per category")
     tags = metrics["by_tag"]
     doc.table(["tag", *TAG_COLUMNS], [(t, *(tags[t].get(c) for c in TAG_COLUMNS))
@@ -184,7 +220,7 @@ def write_report(run_dir: Path, *, records: Sequence[Mapping[str, Any]],
     doc.heading("Latency (ms)")
     doc.table(["stage", "p50", "p95"], [(s, v["p50"], v["p95"])
                                         for s, v in metrics["latency_ms"].items()])
-    _misses(doc, records)
+    _failures(doc, records)
     doc.heading("Plots")
     for image in images:
         doc.image(image, image.stem.replace("_", " "))

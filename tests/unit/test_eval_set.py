@@ -1,7 +1,9 @@
-"""The sample evaluation set in ``data/eval/sample.jsonl``: schema, size, mix and valid gold ids."""
+"""The sample evaluation set in ``data/eval/sample.jsonl``: schema, size, mix, valid gold ids,
+key facts stated in the gold articles, and a development/test split whose test part is frozen."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -9,23 +11,29 @@ from typing import Any
 
 import pytest
 
+from eval.answers import normalise
 from ingest.sources import load_path
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "eval" / "sample.jsonl"
 KB = ROOT / "data" / "kb"
 
-FIELDS = {"id", "question", "history", "answerable", "gold_article_ids", "reference_answer", "tags"}
+FIELDS = {"id", "question", "history", "answerable", "gold_article_ids", "reference_answer",
+          "split", "tags"}
+ANSWER_FIELDS = {"key_facts", "avoid_facts"}  # answerable questions; avoid_facts optional
 CATEGORIES = {
     "account", "billing", "orders", "returns", "hardware", "integrations", "privacy",
     "out_of_scope",
 }
 MODIFIERS = {
     "multi_turn", "injection", "typo", "vague", "multi_question", "near_miss", "archived_only",
-    "draft_only", "de", "conflicting_archived",
+    "draft_only", "de", "conflicting_archived", "steps", "near_miss_added",
 }
 # Tags that only make sense on one side of the answerable line.
-UNANSWERABLE_ONLY = {"out_of_scope", "archived_only", "draft_only", "near_miss"}
+UNANSWERABLE_ONLY = {"out_of_scope", "archived_only", "draft_only", "near_miss", "near_miss_added"}
+# The test part is frozen: reported on, never tuned on. Changing one of its lines (a question,
+# a label, a key fact) changes this hash; the development part may change freely.
+TEST_PART_SHA256 = "6eb1604c357d8e4ef093264b8b6aacf8e5bee8ed85e0297435a1e9fb4c0c85f3"
 ANSWERABLE_ONLY = {"conflicting_archived"}
 
 
@@ -36,11 +44,17 @@ def records() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def statuses() -> dict[str, str]:
-    """Article id -> status for every article in the sample knowledge base."""
+def articles() -> dict[str, Any]:
+    """Article id -> document for every article in the sample knowledge base."""
     result = load_path(KB)
     assert not result.failures, result.failures
-    return {doc.id: doc.status for doc in result.documents}
+    return {doc.id: doc for doc in result.documents}
+
+
+@pytest.fixture(scope="module")
+def statuses(articles: dict[str, Any]) -> dict[str, str]:
+    """Article id -> status for every article in the sample knowledge base."""
+    return {i: doc.status for i, doc in articles.items()}
 
 
 def _tagged(records: list[dict[str, Any]], tag: str) -> list[dict[str, Any]]:
@@ -49,7 +63,9 @@ def _tagged(records: list[dict[str, Any]], tag: str) -> list[dict[str, Any]]:
 
 def test_every_record_has_exactly_the_schema_fields(records: list[dict[str, Any]]) -> None:
     for r in records:
-        assert set(r) == FIELDS, r.get("id")
+        expected = FIELDS | ({"key_facts"} if r["answerable"] else set())
+        assert expected <= set(r) <= FIELDS | (ANSWER_FIELDS if r["answerable"] else set()), \
+            r.get("id")
         assert isinstance(r["id"], str) and r["id"], r
         assert isinstance(r["question"], str) and r["question"].strip(), r["id"]
         assert isinstance(r["answerable"], bool), r["id"]
@@ -129,3 +145,48 @@ def test_german_questions_cite_a_german_article(records: list[dict[str, Any]]) -
     for r in _tagged(records, "de"):
         if r["answerable"]:
             assert any(g.endswith("-de") for g in r["gold_article_ids"]), r["id"]
+
+
+def test_every_answerable_question_names_key_facts_its_gold_articles_state(
+    records: list[dict[str, Any]], articles: dict[str, Any],
+) -> None:
+    def text(article_id: str) -> str:
+        doc = articles[article_id]
+        return normalise(f"{doc.title}\n{doc.body}")
+
+    archived = [text(i) for i, doc in articles.items() if doc.status == "archived"]
+    for r in (r for r in records if r["answerable"]):
+        facts = r["key_facts"]
+        assert 1 <= len(facts) <= 2 and all(2 <= len(f) <= 60 for f in facts), r["id"]
+        gold = [text(g) for g in r["gold_article_ids"]]
+        for fact in facts:
+            assert any(normalise(fact) in g for g in gold), (r["id"], fact)
+        for fact in r.get("avoid_facts", []):
+            assert not any(normalise(fact) in g for g in gold), (r["id"], fact)
+            assert any(normalise(fact) in a for a in archived), (r["id"], fact)
+
+
+def test_the_parts_share_every_kind_of_question(records: list[dict[str, Any]]) -> None:
+    assert {r["split"] for r in records} == {"dev", "test"}
+    counts = Counter(t for r in records for t in r["tags"])
+    tests = Counter(t for r in records if r["split"] == "test" for t in r["tags"])
+    for tag, n in counts.items():
+        if n >= 10:
+            assert 0.35 <= tests[tag] / n <= 0.65, (tag, tests[tag], n)
+
+
+def test_the_test_part_is_frozen() -> None:
+    lines = [line for line in SAMPLE.read_text(encoding="utf-8").splitlines()
+             if line.strip() and json.loads(line)["split"] == "test"]
+    digest = hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+    assert digest == TEST_PART_SHA256, (
+        "the test part of data/eval/sample.jsonl changed: it is reported on and must not "
+        "move; add or change questions in the development part instead")
+
+
+def test_near_miss_questions_are_many_and_the_original_ones_stay_apart(
+    records: list[dict[str, Any]],
+) -> None:
+    original, added = _tagged(records, "near_miss"), _tagged(records, "near_miss_added")
+    assert len(original) == 51 and len(original) + len(added) >= 100
+    assert not {r["id"] for r in original} & {r["id"] for r in added}
