@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 
 from app.rag.citations import split_sentences
+from app.rag.text import READ_WORD
 
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
@@ -22,7 +23,6 @@ _EMPHASIS = re.compile(r"[*_`]")
 _FOLD = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"',
                        "\u2013": "-", "\u2014": "-", "\u00a0": " ", "\u2192": ">"})
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
-_WORD = re.compile(r"\w+(?:['.-]\w+)*")
 
 
 def normalise(text: str) -> str:
@@ -46,7 +46,7 @@ def first_sentence(answer: str) -> str:
 def words_outside_steps(answer: str) -> int:
     """Words of the answer outside numbered or bulleted lists (a step list is read whole)."""
     prose = [line for line in answer.splitlines() if not _LIST_ITEM.match(line)]
-    return len(_WORD.findall(_MARKERS.sub("", "\n".join(prose)).translate(_FOLD)))
+    return len(READ_WORD.findall(_MARKERS.sub("", "\n".join(prose)).translate(_FOLD)))
 
 
 def is_correct(answer: str, *, key_facts: Sequence[str], avoid_facts: Sequence[str]) -> bool:

@@ -21,6 +21,8 @@ CITATION_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 QUERY_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
 # Lowercase ASCII letters and digits: normalising names and questions before comparing them.
 ASCII_WORD = re.compile(r"[a-z0-9]+")
+# Words as a reader counts them ("5-7", "don't" and "v2.1" are one): the length of an answer.
+READ_WORD = re.compile(r"\w+(?:['.-]\w+)*")
 
 # A short English list for BM25 and query rewriting: enough to keep question words ("how do
 # I ...") from dominating, small enough not to drop product vocabulary.

@@ -26,9 +26,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from app.rag.text import ASCII_WORD
+
 logger = logging.getLogger(__name__)
 
-_WORD = re.compile(r"[a-z0-9]+")
 _LOCALE_SUFFIX = re.compile(r"-(?:de|fr|es|nl|it)$")
 
 
@@ -84,7 +85,7 @@ def family(article_id: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+    return ASCII_WORD.findall(text.lower())
 
 
 def normalise(text: str) -> str:
