@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 
+from app.errors import ConfigurationError
 from app.rag.rerank import BudgetedReranker, CrossEncoderReranker, focused
 from app.rag.types import Candidate, Chunk
 from tests.fakes import OverlapReranker
@@ -164,5 +165,5 @@ def test_onnx_export_happens_once_per_weights(tiny_cross_encoder, tmp_path, monk
 
 
 def test_an_unknown_backend_is_refused(tiny_cross_encoder):
-    with pytest.raises(ValueError, match="backend"):
+    with pytest.raises(ConfigurationError, match="backend"):
         CrossEncoderReranker(tiny_cross_encoder, backend="tensorrt")
