@@ -89,7 +89,7 @@ def test_a_server_from_the_service_environment_answers_with_the_reranker(
     env = _clean_env(GROUNDLINE_VAR_DIR=str(tmp_path / "var"),
                      GROUNDLINE_DATA_DIR=str(ROOT / "data"),
                      ADMIN_API_KEY="install-test-admin-key-0123456789")
-    _run(python, "-m", "ingest", "--no-progress", ROOT / "data" / "kb", cwd=tmp_path, env=env)
+    _run(python, "-m", "ingest", "--no-progress", cwd=tmp_path, env=env)  # as make run does
     port = free_port()
     log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen(
