@@ -78,6 +78,11 @@ def _blocks(text: str) -> list[str]:
     return blocks
 
 
+def _open_quote(text: str) -> bool:
+    """Whether ``text`` ends inside a quotation: a quoted message is never cut in two."""
+    return text.count('"') % 2 == 1 or text.count("\u201c") > text.count("\u201d")
+
+
 def _is_boundary(block: str, match: re.Match[str]) -> bool:
     rest = block[match.end():].lstrip()
     if not rest or rest[0].islower():
@@ -93,8 +98,8 @@ def _is_boundary(block: str, match: re.Match[str]) -> bool:
 def split_sentences(text: str) -> list[str]:
     """Split an answer or passage into sentences, keeping list items whole at their start.
 
-    Does not split inside "e.g.", "i.e.", "U.S.", version numbers (4.12.3), prices ($4.99) or
-    domain names (help.lumora.example); a list marker ("1. ", "- ") stays on its sentence and
+    Does not split inside "e.g.", "i.e.", "U.S.", version numbers (4.12.3), prices ($4.99),
+    domain names (help.lumora.example) or quotations; a list marker ("1. ", "- ") stays on its sentence and
     a citation marker stays with the sentence before it.
 
     Args:
@@ -109,7 +114,7 @@ def split_sentences(text: str) -> list[str]:
         prefix = block[: mark.end()] if mark else ""
         start = len(prefix)
         for match in _END.finditer(block, start):
-            if _is_boundary(block, match):
+            if _is_boundary(block, match) and not _open_quote(block[start: match.end()]):
                 sentences.append(prefix + block[start: match.end()].strip())
                 prefix, start = "", match.end()
         tail = block[start:].strip()

@@ -1,7 +1,8 @@
 """The offline default generator: answers copied from the passages, so grounded by construction.
 
 ``ExtractiveGenerator`` picks the most relevant sentences, steps and table rows of the top
-passages, keeps them in reading order, and gives each one the marker of its passage.
+passages, leads with the best match (a step list stays whole), keeps the rest in reading
+order, and gives each one the marker of its passage.
 """
 
 from __future__ import annotations
@@ -243,13 +244,15 @@ class ExtractiveGenerator:
         groups = (self._candidates(first, q, self.min_relevance)
                   or self._candidates(first, q, float("-inf"))[:1])
         picked = [(0, u) for u in self._take(groups, budget, seen)]
+        lead = {id(u) for u in groups[0].units} if groups else set()
         options = [(i, self._candidates(_units(passages[i].chunk), q, self.second_passage_min))
                    for i in range(1, min(len(passages), self.max_passages))]
         options = [(i, gs) for i, gs in options if gs]
         if options:
             i, groups = max(options, key=lambda o: (o[1][0].score, -o[0]))
             picked += [(i, u) for u in self._take(groups, budget, seen)]
-        picked.sort(key=lambda p: (p[0], p[1].pos))
+        # The best match answers the question, so it comes first; the rest keeps reading order.
+        picked.sort(key=lambda p: (id(p[1]) not in lead, p[0], p[1].pos))
         return [Sentence(u.text, (passages[i].n,)) for i, u in picked]
 
     def _candidates(self, units: list[_Unit], q: frozenset[str], min_score: float

@@ -69,6 +69,10 @@ class OverlapReranker:
          ["Tap Save [1].", "Then tap Done.[2]", "Wait a minute [1][3]", "Done!"]),
         ("A paragraph that\nwraps onto two lines. Next one.",
          ["A paragraph that wraps onto two lines.", "Next one."]),
+        ('The app shows "Account locked. Try again later." Wait 15 minutes.',
+         ['The app shows "Account locked. Try again later."', "Wait 15 minutes."]),
+        ("Tap \u201cSave. Then Done.\u201d Next step.",
+         ["Tap \u201cSave. Then Done.\u201d", "Next step."]),
     ],
 )
 def test_split_sentences(text: str, expected: list[str]) -> None:

@@ -167,3 +167,15 @@ def test_no_passages_is_a_refusal() -> None:
     answer = generator.generate("How do I reset my password?", [])
     assert answer.declined and answer.text == REFUSAL
     assert list(generator.stream("How do I reset my password?", [])) == [REFUSAL]
+
+
+def test_the_best_match_leads_and_the_rest_keeps_reading_order() -> None:
+    window = passage(1, "Return policy", """\
+Lumora asks you to factory reset a device before you return it. Keep the original box if \
+you can. You have 45 days from delivery to return a device. Refunds reach your card in 5 to 7 \
+business days.""")
+    sentences = ExtractiveGenerator().compose("how many days do I have to return a device?",
+                                              [window])
+    assert sentences[0].text == "You have 45 days from delivery to return a device."
+    rest = [s.text for s in sentences[1:]]
+    assert rest == sorted(rest, key=window.chunk.text.index)
