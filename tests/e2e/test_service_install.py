@@ -103,8 +103,8 @@ def test_a_server_from_the_service_environment_answers_with_the_reranker(
         answer = httpx.post(f"{base}/v1/chat", timeout=60,
                             headers={"Authorization": f"Bearer {env['ADMIN_API_KEY']}"},
                             json={"message": "how long do I have to return my hub?"}).json()
+        assert answer["answer"].startswith("You have 45 days"), answer  # the return window
         assert answer["citations"], answer
-        assert answer["citations"][0]["article_id"].startswith("ret-")
     finally:
         server.terminate()
         server.wait(timeout=30)
