@@ -99,8 +99,8 @@ def split_sentences(text: str) -> list[str]:
     """Split an answer or passage into sentences, keeping list items whole at their start.
 
     Does not split inside "e.g.", "i.e.", "U.S.", version numbers (4.12.3), prices ($4.99),
-    domain names (help.lumora.example) or quotations; a list marker ("1. ", "- ") stays on its sentence and
-    a citation marker stays with the sentence before it.
+    domain names (help.lumora.example) or quotations; a list marker ("1. ", "- ") stays on its
+    sentence and a citation marker stays with the sentence before it.
 
     Args:
         text: Plain text or light Markdown, possibly with ``[n]`` markers.
