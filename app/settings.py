@@ -137,6 +137,11 @@ class AnswerSettings(BaseModel):
         default=0.1, ge=0, le=1,
         description="With a reranker, an LLM sentence's score against its cited passage.",
     )
+    decision_file: Path = Field(
+        default=Path("var/decision.json"),
+        description="The answerability model written by `python -m eval calibrate --model`; "
+        "when present it decides instead of the score bars. Unset: var_dir/decision.json.",
+    )
     threshold_file: Path = Field(
         default=Path("var/threshold.json"),
         description="Written by `python -m eval calibrate`; overrides min_score when present. "
@@ -272,9 +277,10 @@ class Settings(BaseSettings):
         """Paths inside ``var_dir`` move with it unless they were set on their own."""
         if "dir" not in self.index.model_fields_set:
             self.index = self.index.model_copy(update={"dir": self.var_dir / "index"})
-        if "threshold_file" not in self.answer.model_fields_set:
-            self.answer = self.answer.model_copy(
-                update={"threshold_file": self.var_dir / "threshold.json"})
+        for name in ("threshold_file", "decision_file"):
+            if name not in self.answer.model_fields_set:
+                default = AnswerSettings.model_fields[name].default.name
+                self.answer = self.answer.model_copy(update={name: self.var_dir / default})
         return self
 
     @property

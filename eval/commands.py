@@ -78,6 +78,10 @@ def open_pipeline(args: argparse.Namespace, settings: Settings, *,
 
 def gate_config(pipeline: Pipeline) -> dict[str, Any]:
     policy = pipeline.service.policy
+    if policy.model is not None:
+        return {"kind": "model", "threshold": policy.model.threshold,
+                "agreement_threshold": None,
+                "decision_file": str(pipeline.settings.answer.decision_file)}
     rerank = pipeline.gate_kind == "rerank"
     return {"kind": pipeline.gate_kind,
             "threshold": policy.min_score if rerank else policy.dense_min_score,
@@ -249,9 +253,13 @@ def calibrate_command(args: argparse.Namespace, settings: Settings, *,
     try:
         records = run_questions(pipeline, questions, generate=False)
         kind, index_version = pipeline.gate_kind, pipeline.index.name
+        reranker = pipeline.reranker
     finally:
         pipeline.close()
     a = settings.answer
+    if args.model:
+        return _fit_decision(args, settings, records, dataset=dataset, reranker=reranker,
+                             index_version=index_version)
     bar = a.min_score_agreement if kind == "rerank" else a.dense_min_score_agreement
     curve = cal.sweep(cal.points(records), agreement_bar=bar)
     chosen, met = cal.choose(curve, objective=args.objective,
@@ -275,4 +283,32 @@ def calibrate_command(args: argparse.Namespace, settings: Settings, *,
         return 1
     if not args.dry_run:
         cal.write_threshold(a.threshold_file, result, kind=kind)
+    return 0
+
+
+def _fit_decision(args: argparse.Namespace, settings: Settings,
+                  records: list[dict[str, Any]], *, dataset: dict[str, Any],
+                  reranker: str | None, index_version: str) -> int:
+    """``calibrate --model``: fit the answerability model and write it where the service
+    reads it."""
+    from eval.decision import fit
+
+    r = settings.retrieval
+    manifest = {"created_at": utcnow().isoformat(timespec="seconds"),
+                "embedder": settings.embedder.model, "reranker": reranker,
+                "rerank_depth": r.rerank_depth, "rerank_fusion_weight": r.rerank_fusion_weight,
+                "index_version": index_version, "dataset": dataset["name"],
+                "selection": dataset["selection"]}
+    model, quality = fit(records, max_false_answer=args.max_false_answer, manifest=manifest)
+    run_dir = new_run_dir(settings, f"calibrate-{args.name}")
+    (run_dir / "decision.json").write_text(model.to_json(), encoding="utf-8")
+    print(f"answerability model on {len(records)} questions, out of fold: AUROC "
+          f"{quality['auroc']}, false answers {quality['false_answer_rate']}, answerable "
+          f"answered {quality['answered_rate_answerable']} at threshold "
+          f"{model.threshold:.4f}; copy in {run_dir}")
+    if not args.dry_run:
+        path = settings.answer.decision_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(model.to_json(), encoding="utf-8")
+        print(f"written to {path}; the service reads it at start")
     return 0

@@ -64,7 +64,10 @@ class Pipeline:
 
     @property
     def gate_kind(self) -> str:
-        """Which score the answer gate reads: the reranker's, or dense cosine similarity."""
+        """Which score the answer gate reads: a fitted answerability model's probability,
+        the reranker's, or dense cosine similarity."""
+        if self.service.policy.model is not None:
+            return "model"
         reranked = self.service.reranker is not None
         return "rerank" if reranked and self.service.policy.score == "rerank" else "dense"
 
@@ -184,11 +187,12 @@ def strip_markers(answer: str) -> str:
     return _MARKER.sub("", answer).strip()
 
 
-def _gate(prepared: Prepared) -> dict[str, Any]:
+def _gate(prepared: Prepared, *, model: bool = False) -> dict[str, Any]:
     top = prepared.candidates[0] if prepared.candidates else None
-    kind = "rerank" if top is not None and "rerank" in top.scores else "dense"
+    kind = "model" if model else (
+        "rerank" if top is not None and "rerank" in top.scores else "dense")
     return {"score": round(prepared.gate_score, 5), "agreement": prepared.agreement,
-            "kind": kind}
+            "kind": kind, "signals": {k: round(v, 5) for k, v in prepared.signals.items()}}
 
 
 def _contexts(service: AnswerService, prepared: Prepared) -> list[dict[str, str]]:
@@ -216,7 +220,7 @@ def answer_record(pipeline: Pipeline, q: EvalQuestion) -> dict[str, Any]:
         "query": prepared.query,
         "stages": stage_lists(pipeline.recorder.last, prepared),
         "ranked_article_ids": list(dedupe_articles(c.chunk.article_id for c in final)),
-        "gate": _gate(prepared),
+        "gate": _gate(prepared, model=pipeline.gate_kind == "model"),
         "answer": result.answer,
         "citations": [{"n": c.n, "chunk_id": c.chunk_id, "article_id": c.article_id,
                        "score": c.score} for c in result.citations],
@@ -243,7 +247,7 @@ def gate_record(pipeline: Pipeline, q: EvalQuestion) -> dict[str, Any]:
         "query": prepared.query,
         "ranked_article_ids": list(dedupe_articles(c.chunk.article_id
                                                    for c in prepared.candidates)),
-        "gate": _gate(prepared),
+        "gate": _gate(prepared, model=pipeline.gate_kind == "model"),
         "fallback": None if prepared.fallback is None else {
             "reason": prepared.fallback.reason, "suggestions": []},
         "timings_ms": dict(prepared.timings_ms),

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from app.rag.citations import CitationVerifier, is_refusal, split_sentences
+from app.rag.decide import AnswerabilityModel, decision_signals
 from app.rag.extractive import ExtractiveGenerator
 from app.rag.generate import GeneratorError
 from app.rag.index import IndexVersion
@@ -48,6 +49,7 @@ class GatePolicy:
     max_passages: int = 5
     passage_ratio: float = 0.5
     suggestions: int = 3
+    model: AnswerabilityModel | None = None  # when fitted, it decides instead of the bars
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,7 @@ class Prepared:
     rerank_depth: int
     rerank_reduced: bool
     timings_ms: dict[str, float]
+    signals: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,17 +145,24 @@ class AnswerService:
             timings["rerank"] = reranked.ms
             depth, reduced = reranked.depth, reranked.reduced
             candidates = list(reranked.candidates)
-        score, agreement, fallback = self._gate(candidates)
+        signals = decision_signals(query, candidates, index.sparse)
+        score, agreement, fallback = self._gate(candidates, signals)
         passages = () if fallback else self._passages(candidates)
         return Prepared(query, tuple(candidates), passages, score, agreement, fallback,
-                        depth, reduced, timings)
+                        depth, reduced, timings, signals)
 
-    def _gate(self, candidates: list[Candidate]) -> tuple[float, bool, Fallback | None]:
+    def _gate(self, candidates: list[Candidate], signals: Mapping[str, float] | None = None
+              ) -> tuple[float, bool, Fallback | None]:
         p = self.policy
         if not candidates:
             return 0.0, False, Fallback("no_context", ())
         top = candidates[0]
         agreement = _retrievers_agree(candidates)
+        if p.model is not None:
+            score = p.model.probability(signals or {})
+            if score >= p.model.threshold:
+                return score, agreement, None
+            return score, agreement, Fallback("low_score", self._suggest(candidates))
         if self.policy.score == "rerank" and "rerank" in top.scores:
             score, bar, bar_agree = top.scores["rerank"], p.min_score, p.min_score_agreement
         else:

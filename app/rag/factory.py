@@ -10,6 +10,7 @@ from app.rag.answer import AnswerService, GatePolicy
 from app.rag.build import DenseParams, IndexBuilder
 from app.rag.chunk import ChunkerParams, MarkdownChunker
 from app.rag.citations import CitationVerifier
+from app.rag.decide import AnswerabilityModel
 from app.rag.embed import HFTokenCounter, SentenceTransformerEmbedder, embedder_manifest
 from app.rag.extractive import ExtractiveGenerator
 from app.rag.generate import OpenAIGenerator
@@ -114,7 +115,11 @@ def gate_policy(settings: Settings) -> GatePolicy:
         dense_min_score = float(calibrated.get("dense_min_score", dense_min_score))
         logger.info("answer thresholds %.3f (reranker) and %.3f (dense) from %s",
                     min_score, dense_min_score, a.threshold_file)
-    return GatePolicy(score=a.gate_score, min_score=min_score,
+    model = AnswerabilityModel.load(a.decision_file) if a.decision_file.exists() else None
+    if model is not None:
+        logger.info("answer decision by the model in %s (threshold %.3f)", a.decision_file,
+                    model.threshold)
+    return GatePolicy(score=a.gate_score, min_score=min_score, model=model,
                       min_score_agreement=min(a.min_score_agreement, min_score),
                       dense_min_score=dense_min_score,
                       dense_min_score_agreement=min(a.dense_min_score_agreement,

@@ -13,6 +13,7 @@ def test_var_dir_moves_the_index_threshold_database_caches_and_runs(tmp_path: Pa
     s = Settings(var_dir=tmp_path)
     assert s.index.dir == tmp_path / "index"
     assert s.answer.threshold_file == tmp_path / "threshold.json"
+    assert s.answer.decision_file == tmp_path / "decision.json"
     assert s.resolved_database_url == f"sqlite:///{tmp_path / 'groundline.db'}"
     assert s.onnx_cache.is_relative_to(tmp_path) and s.cache_dir == tmp_path / "cache"
     assert s.eval_runs_dir.is_relative_to(tmp_path)
