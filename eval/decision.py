@@ -15,14 +15,7 @@ from typing import Any
 import numpy as np
 
 from app.rag.decide import DECISION_SIGNALS, AnswerabilityModel
-from eval.signals import auroc, cross_validated, fit_logistic
-
-
-def _matrix(records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-    x = np.array([[float(r["gate"]["signals"].get(s, 0.0)) for s in DECISION_SIGNALS]
-                  for r in records])
-    y = np.array([1.0 if r["answerable"] else 0.0 for r in records])
-    return x, y
+from eval.signals import auroc, cross_validated, fit_logistic, signal_matrix
 
 
 def threshold_for(probs: np.ndarray, y: np.ndarray, *, max_false_answer: float) -> float:
@@ -37,7 +30,8 @@ def threshold_for(probs: np.ndarray, y: np.ndarray, *, max_false_answer: float) 
 def fit(records: Sequence[Mapping[str, Any]], *, max_false_answer: float,
         manifest: Mapping[str, Any]) -> tuple[AnswerabilityModel, dict[str, float | None]]:
     """The model and how it did out of fold: AUROC, false-answer and answered rates."""
-    x, y = _matrix(records)
+    x = signal_matrix(records)
+    y = np.array([1.0 if r["answerable"] else 0.0 for r in records])
     if not 0 < y.sum() < len(y):
         raise ValueError("fitting needs answerable and unanswerable questions")
     probs = cross_validated(x, y)

@@ -1,4 +1,4 @@
-"""The separating power of decision signals: AUROC, the signals of a run record, and the
+"""The separating power of decision signals: AUROC, the signals a run recorded, and the
 cross-validated logistic combination."""
 
 from __future__ import annotations
@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eval.signals import auroc, cross_validated, report, signals_of
+from app.rag.decide import DECISION_SIGNALS
+from eval.signals import auroc, cross_validated, report
 
 
 def test_auroc_is_hand_computable_and_counts_ties_half() -> None:
@@ -18,23 +19,9 @@ def test_auroc_is_hand_computable_and_counts_ties_half() -> None:
     assert auroc([0.3, 0.4], [True, True]) is None
 
 
-def _record(*, answerable: bool, dense: float, text: str, question: str) -> dict:
-    hit = {"chunk_id": "a:0", "article_id": "a", "rank": 1, "score": dense}
-    second = {"chunk_id": "b:0", "article_id": "b", "rank": 2, "score": dense - 0.1}
-    return {"question": question, "query": question, "answerable": answerable,
-            "stages": {"dense": [hit, second], "sparse": [hit], "fused": [hit]},
-            "contexts": [{"chunk_id": "a:0", "article_id": "a", "text": text}]}
-
-
-def test_signals_of_a_record_weigh_rare_words_more() -> None:
-    idf = {"return": 1.0, "window": 3.0, "hub": 0.5}
-    r = _record(answerable=True, dense=0.8, text="The return window is 45 days for a hub.",
-                question="what is the return window for a doorbell")
-    s = signals_of(r, idf, unknown_idf=5.0)
-    assert s["dense_top"] == 0.8 and s["dense_margin"] == pytest.approx(0.1)
-    assert s["agreement"] == 1.0 and s["rerank_top"] == 0.0
-    assert s["coverage"] == pytest.approx((1.0 + 3.0) / (1.0 + 3.0 + 5.0))
-    assert s["unknown"] == pytest.approx(1 / 3)  # "doorbell" is in no article
+def _record(i: int, *, answerable: bool, rerank: float) -> dict:
+    signals = dict.fromkeys(DECISION_SIGNALS, 0.5) | {"rerank_top": rerank}
+    return {"id": f"q{i}", "answerable": answerable, "gate": {"signals": signals}}
 
 
 def test_the_combination_is_scored_out_of_fold_and_separates_what_the_signals_separate() -> None:
@@ -48,11 +35,12 @@ def test_the_combination_is_scored_out_of_fold_and_separates_what_the_signals_se
     assert abs((auroc(noise, y.astype(bool)) or 0) - 0.5) < 0.2
 
 
-def test_report_lists_every_signal_and_the_combination() -> None:
-    records = [_record(answerable=i % 2 == 0, dense=0.9 - 0.5 * (i % 2) + 0.01 * i,
-                       text="return window 45 days", question="return window?")
+def test_report_reads_the_signals_the_service_recorded() -> None:
+    records = [_record(i, answerable=i % 2 == 0, rerank=0.9 - 0.5 * (i % 2) + 0.01 * i)
                for i in range(20)]
-    out = report(records, {"return": 1.0, "window": 2.0}, unknown_idf=4.0)
+    out = report(records)
     assert out["questions"] == 20 and out["answerable"] == 10
-    assert out["auroc"]["dense_top"] == 1.0
-    assert out["combined_auroc"] is not None and "dense_top" in out["combined_signals"]
+    assert out["auroc"]["rerank_top"] == 1.0 and out["auroc"]["coverage"] == 0.5
+    assert out["combined_auroc"] is not None and out["combined_signals"] == ["rerank_top"]
+    with pytest.raises(ValueError, match="evaluate again"):
+        report([{"id": "old", "answerable": True, "gate": {"score": 0.7}}])
