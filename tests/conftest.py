@@ -179,3 +179,18 @@ def tiny_cross_encoder(tmp_path_factory) -> str:
                         loss=BinaryCrossEntropyLoss(model)).train()
     model.save_pretrained(str(out / "model"))
     return str(out / "model")
+
+
+@pytest.fixture(scope="module")
+def cli_var_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A var folder of its own for the command-line programs a test module runs in process:
+    ``GROUNDLINE_VAR_DIR`` points there, so their settings, caches and outputs stay out of the
+    repository's var/."""
+    from app.settings import get_settings
+
+    var = tmp_path_factory.mktemp("var")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GROUNDLINE_VAR_DIR", str(var))
+        get_settings.cache_clear()
+        yield var
+    get_settings.cache_clear()

@@ -5,7 +5,6 @@ file: every source makes pairs, evaluation questions never do, the run is reprod
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -24,27 +23,14 @@ FAQ = [
 ]
 
 
-@pytest.fixture(scope="module")
-def var_dir(tmp_path_factory) -> Iterator[Path]:
-    """The CLI's settings with a var folder of their own, shared by this module's runs (the
-    embedding cache lands there instead of in the repository's var/)."""
-    from app.settings import get_settings
-
-    var = tmp_path_factory.mktemp("var")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GROUNDLINE_VAR_DIR", str(var))
-        get_settings.cache_clear()
-        yield var
-    get_settings.cache_clear()
-
-
 def write_faq(path: Path) -> Path:
     path.write_text("".join(json.dumps({"_id": i, "entity_name": e, "title": q, "text": a,
                                         "domain": "hotel"}) + "\n" for i, e, q, a in FAQ))
     return path
 
 
-def test_data_command_assembles_every_source(tmp_path: Path, var_dir: Path, monkeypatch) -> None:
+def test_data_command_assembles_every_source(
+        tmp_path: Path, cli_var_dir: Path, monkeypatch) -> None:
     from ingest.models.reranker.__main__ import main
     from ingest.models.reranker.records import LeakageGuard, eval_questions, read_pairs
 
@@ -55,7 +41,7 @@ def test_data_command_assembles_every_source(tmp_path: Path, var_dir: Path, monk
         work = tmp_path / "work" / name
         assert main(["data", "--work", str(work), "--faq", str(faq)]) == 0
         runs.append(work)
-    assert any((var_dir / "cache" / "reranker").iterdir())  # the settings' cache folder
+    assert any((cli_var_dir / "cache" / "reranker").iterdir())  # the settings' cache folder
     stats = json.loads((runs[0] / "data.json").read_text(encoding="utf-8"))
     sources = stats["sources"]
     assert {"questions", "tickets", "cloze", "faq"} <= set(sources)
@@ -68,7 +54,7 @@ def test_data_command_assembles_every_source(tmp_path: Path, var_dir: Path, monk
 
 
 def test_train_command_trains_on_a_few_pairs_and_records_its_params(
-        tmp_path: Path, var_dir: Path, monkeypatch) -> None:
+        tmp_path: Path, cli_var_dir: Path, monkeypatch) -> None:
     from ingest.models.reranker.__main__ import main
     from ingest.models.reranker.records import DataParams
     from ingest.models.reranker.train import TrainParams

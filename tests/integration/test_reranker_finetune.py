@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -88,20 +87,6 @@ def test_latest_rating_of_an_answered_turn_is_read_from_the_database(settings, e
 
 
 @pytest.fixture(scope="module")
-def var_dir(tmp_path_factory) -> Iterator[Path]:
-    """The CLI's settings with a var folder of their own (the embedding cache lands there
-    instead of in the repository's var/)."""
-    from app.settings import get_settings
-
-    var = tmp_path_factory.mktemp("var")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GROUNDLINE_VAR_DIR", str(var))
-        get_settings.cache_clear()
-        yield var
-    get_settings.cache_clear()
-
-
-@pytest.fixture(scope="module")
 def base_model(tmp_path_factory) -> Path:
     """A one-layer reranker trained for a few steps: the 'shipped' model to continue from."""
     out = tmp_path_factory.mktemp("base") / "model"
@@ -115,7 +100,7 @@ def base_model(tmp_path_factory) -> Path:
 
 
 def test_finetune_command_writes_a_new_model_and_the_comparison_runs(tmp_path, base_model,
-                                                                     var_dir, capsys):
+                                                                     cli_var_dir, capsys):
     from eval.models.__main__ import main as evaluate
     from ingest.models.reranker.__main__ import main
 
@@ -132,7 +117,7 @@ def test_finetune_command_writes_a_new_model_and_the_comparison_runs(tmp_path, b
     dev = [json.loads(line) for line in (work / "dev.jsonl").read_text().splitlines()]
     assert sorted(d["id"] for d in dev) == ["ticket-T-104", "ticket-T-105"]
     assert (base_model / "model.safetensors").exists()  # the base is left as it was
-    assert any((var_dir / "cache" / "reranker").iterdir())  # the settings' cache folder
+    assert any((cli_var_dir / "cache" / "reranker").iterdir())  # the settings' cache folder
 
     # the comparison the command prints runs as printed
     hint = [line for line in capsys.readouterr().out.splitlines() if line.startswith("compare: ")]
@@ -145,14 +130,14 @@ def test_finetune_command_writes_a_new_model_and_the_comparison_runs(tmp_path, b
     assert all(0.0 <= m["mrr"] <= 1.0 for m in results.values())
 
 
-def test_finetune_refuses_to_overwrite_its_base(base_model, tmp_path, var_dir):
+def test_finetune_refuses_to_overwrite_its_base(base_model, tmp_path, cli_var_dir):
     from ingest.models.reranker.__main__ import main
 
     assert main(["finetune", "--base", str(base_model), "--out", str(base_model),
                  "--work", str(tmp_path)]) == 2
 
 
-def test_finetune_without_tickets_says_what_is_missing(base_model, tmp_path, var_dir, capsys):
+def test_finetune_without_tickets_says_what_is_missing(base_model, tmp_path, cli_var_dir, capsys):
     from ingest.models.reranker.__main__ import main
 
     empty = tmp_path / "none"
