@@ -52,8 +52,8 @@ eval-smoke: index ## Gated evaluation of 60 sample questions against eval/baseli
 eval-baseline: index ## Re-create eval/baselines/smoke.json from the current pipeline (commit it)
 	$(PY) -m eval run --sample 60 --name smoke --save-baseline smoke --no-gates --no-progress
 
-calibrate: index ## Choose the answer threshold on the sample set (writes var/threshold.json)
-	$(PY) -m eval calibrate $(EVAL_ARGS)
+calibrate: index ## Fit the answer decision on the sample set's development part (writes var/decision.json)
+	$(PY) -m eval calibrate --model --max-false-answer 0.1 $(EVAL_ARGS)
 
 train-reranker: setup ## Train the shipped reranker into data/models/support-reranker (TRAIN_ARGS=...)
 	$(PY) -m ingest.models.reranker train $(TRAIN_ARGS)

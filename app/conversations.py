@@ -17,6 +17,9 @@ HISTORY_TURNS = 6
 FALLBACK_MESSAGES = {
     "no_context": "I couldn't find anything about this in our help center, so I'd rather not "
                   "guess.",
+    "off_topic": "Our help center doesn't cover this, so I'd rather not guess.",
+    "low_confidence": "I'm not sure our help center answers this exactly, so I'd rather not "
+                      "guess.",
     "low_score": "I couldn't find a confident answer to this in our help center, so I'd rather "
                  "not guess.",
     "unsupported": "I couldn't put together an answer that our help center fully supports, so "
@@ -70,7 +73,7 @@ def history(session: Session, conversation_id: str) -> tuple[list[Turn], list[st
 
 def save_turn(session: Session, *, conversation_id: str, message: str,
               result: AnswerResult, rendered: dict[str, object]) -> Message:
-    """Store the user's message and the answer exactly as it was sent."""
+    """Store the user's message and the answer exactly as it was sent, with its trace."""
     session.add(Message(id=new_id("m"), conversation_id=conversation_id, role="user",
                         text=message, query=result.prepared.query))
     session.flush()
@@ -81,6 +84,7 @@ def save_turn(session: Session, *, conversation_id: str, message: str,
         fallback=json.dumps(rendered["fallback"]) if rendered["fallback"] else None,
         index_version=result.index_version, generator=result.generator,
         timings=json.dumps(result.timings_ms),
+        trace=json.dumps(result.trace.to_dict()) if result.trace is not None else None,
     )
     session.add(reply)
     session.commit()

@@ -89,6 +89,9 @@ class Message(SQLModel, table=True):
     generator: str = ""
     timings: str = "{}"
     created: datetime = Field(default_factory=utcnow, index=True)
+    # JSON: the answer's Trace (app.rag.trace) on assistant turns; null on user turns and on
+    # turns stored before traces were kept (revision 0002)
+    trace: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class Feedback(SQLModel, table=True):

@@ -61,11 +61,15 @@ class SuggestionOut(BaseModel):
     article_id: str
     title: str
     url: str
+    snippet: str = Field(default="", description="On the first suggestion of a low_confidence "
+                         "fallback: the most relevant passage, offered as a suggestion, not as "
+                         "the bot's answer.")
 
 
 class FallbackOut(BaseModel):
-    reason: Literal["no_context", "low_score", "unsupported", "model_declined",
-                    "generator_error"]
+    # low_score: the single reason before off_topic and low_confidence (stored messages)
+    reason: Literal["no_context", "off_topic", "low_confidence", "unsupported",
+                    "model_declined", "generator_error", "low_score"]
     message: str
     suggestions: list[SuggestionOut]
     handoff_candidate: bool = True
@@ -114,3 +118,56 @@ class ConversationOut(BaseModel):
     id: str
     created: str
     messages: list[MessageOut]
+
+
+class TraceCandidateOut(BaseModel):
+    chunk_id: str
+    article_id: str
+    title: str
+    source_type: str
+    score: float = Field(description="The score the candidates are ordered by.")
+    ranks: dict[str, int] = Field(description="The rank each stage gave it (1 = best), by "
+                                  "stage: dense, sparse, rerank, ...")
+    scores: dict[str, float] = Field(description="The score each stage gave it, by stage.")
+
+
+class DecisionOut(BaseModel):
+    outcome: Literal["answer", "suggest", "decline"] = Field(
+        description="answer; suggest (related articles offered, reason low_confidence); "
+                    "decline.")
+    reason: str | None = Field(description="The fallback reason; null when answered.")
+    kind: str = Field(description="What score is: model (the calibrated probability that "
+                      "the knowledge base answers), rerank or dense.")
+    score: float
+    threshold: float = Field(description="The bar score was compared with.")
+    agreement: bool = Field(description="Whether the retrievers agreed on the top result.")
+    signals: dict[str, float] = Field(description="Every decision signal, by name.")
+
+
+class TracePassageOut(BaseModel):
+    n: int = Field(description="The number citations refer to.")
+    chunk_id: str
+    article_id: str
+
+
+class TraceSentenceOut(BaseModel):
+    text: str
+    citations: list[int] = Field(description="The n of the passages the sentence cites.")
+    why: str = Field(default="", description="Why the sentence is in the answer.")
+
+
+class TraceOut(BaseModel):
+    """What the service did for one answer and why (``app.rag.trace.Trace``)."""
+
+    format: int = Field(description="The version of this record's layout.")
+    query: str = Field(description="The standalone query used for retrieval.")
+    candidates: list[TraceCandidateOut] = Field(description="The top candidates, best first.")
+    decision: DecisionOut
+    passages: list[TracePassageOut] = Field(description="The passages sent to the generator.")
+    sentences: list[TraceSentenceOut] = Field(description="The answer's sentences; empty for "
+                                              "a fallback.")
+    generator: str = Field(description="The generator that wrote the answer; empty when none "
+                           "was called.")
+    rerank_depth: int
+    rerank_reduced: bool
+    timings_ms: dict[str, float]

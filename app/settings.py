@@ -106,19 +106,28 @@ class RetrievalSettings(BaseModel):
 class AnswerSettings(BaseModel):
     """The answer policy: when to answer, and from how much context.
 
-    The gate compares a relevance score with a threshold: by default (``gate_score``
-    "dense") the best dense cosine similarity among the candidates, which separates
-    answerable from unanswerable questions better than the shipped reranker's probability;
-    with "rerank", the cross-encoder's probability that the top passage answers the question.
-    A lower threshold applies when both retrievers found the top passage (agreement is
-    evidence of relevance).
-    Calibrate both with ``python -m eval calibrate``.
+    By default (``gate_score`` "model") a calibrated answerability model decides: a logistic
+    model over the retrieval's decision signals (``app.rag.decide``), answering when its
+    probability reaches the threshold fitted for ``max_false_answer_rate``. It is read from
+    ``decision_file`` when ``make calibrate`` wrote one for this knowledge base, else from the
+    model fitted on the sample help center that ships in ``data/models``. "dense" and
+    "rerank" gate on one score instead: the best dense cosine similarity among the
+    candidates, or the cross-encoder's probability for the top passage, with a lower bar when
+    both retrievers found the top passage (agreement is evidence of relevance).
     """
 
-    gate_score: Literal["dense", "rerank"] = Field(
-        default="dense",
-        description="The score the gate thresholds: dense cosine similarity (min_score "
-        "bars: dense_*), or the reranker's probability (min_score bars) when one is loaded.",
+    gate_score: Literal["model", "dense", "rerank"] = Field(
+        default="model",
+        description="What decides whether to answer: the calibrated answerability model, "
+        "dense cosine similarity (dense_* bars) or the reranker's probability (min_score "
+        "bars). The model needs the reranker it was fitted with; without it the dense bars "
+        "decide.",
+    )
+    max_false_answer_rate: float = Field(
+        default=0.1, gt=0, lt=1,
+        description="With the model: the share of unanswerable questions it may answer, "
+        "measured out of fold when it was fitted; the strictest fitted target at or below "
+        "this value is used.",
     )
     min_score: float = Field(default=0.5, description="Gate on the reranker probability.")
     min_score_agreement: float = Field(
@@ -131,6 +140,11 @@ class AnswerSettings(BaseModel):
         default=0.5, ge=0, le=1, description="Passages scoring below ratio x top are not sent."
     )
     suggestions: int = Field(default=3, ge=0, le=10)
+    related_min_similarity: float = Field(
+        default=0.4, ge=0, le=1,
+        description="When the bot does not answer: below this dense cosine similarity of the "
+        "closest passage nothing in the knowledge base is related (reason off_topic, no "
+        "suggestions); at or above it related articles are offered (low_confidence).")
     max_message_chars: int = Field(default=2000, ge=10)
     min_overlap: float = Field(default=0.5, gt=0, le=1, description="Citation support bar.")
     min_support_score: float = Field(
@@ -139,8 +153,9 @@ class AnswerSettings(BaseModel):
     )
     decision_file: Path = Field(
         default=Path("var/decision.json"),
-        description="The answerability model written by `python -m eval calibrate --model`; "
-        "when present it decides instead of the score bars. Unset: var_dir/decision.json.",
+        description="The answerability model written by `make calibrate` for this knowledge "
+        "base; when absent the shipped one (data/models/answerability.json) is used. Unset: "
+        "var_dir/decision.json.",
     )
     threshold_file: Path = Field(
         default=Path("var/threshold.json"),
@@ -301,6 +316,11 @@ class Settings(BaseSettings):
     def shipped_reranker(self) -> Path:
         """The cross-encoder trained by ``make train-reranker`` and shipped in the repository."""
         return self.data_dir / "models" / "support-reranker"
+
+    @property
+    def shipped_decision(self) -> Path:
+        """The answerability model fitted on the sample help center, shipped with the code."""
+        return self.data_dir / "models" / "answerability.json"
 
     @property
     def eval_runs_dir(self) -> Path:

@@ -89,6 +89,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     cal.add_argument("--model", action="store_true",
                      help="fit the answerability model over every decision signal instead of "
                           "a score threshold (writes answer.decision_file)")
+    cal.add_argument("--output", type=Path, metavar="FILE",
+                     help="with --model: where to write it (default: answer.decision_file, "
+                          "which the service prefers to the shipped model)")
     cal.add_argument("--dry-run", action="store_true",
                      help="show the curve and the choice, write no threshold")
     cmp = sub.add_parser("compare", help="metric deltas between two runs (B minus A)")

@@ -253,13 +253,14 @@ def calibrate_command(args: argparse.Namespace, settings: Settings, *,
     try:
         records = run_questions(pipeline, questions, generate=False)
         kind, index_version = pipeline.gate_kind, pipeline.index.name
+        articles = sorted(pipeline.index.article_ids())
         reranker = pipeline.reranker
     finally:
         pipeline.close()
     a = settings.answer
     if args.model:
         return _fit_decision(args, settings, records, dataset=dataset, reranker=reranker,
-                             index_version=index_version)
+                             index_version=index_version, articles=articles)
     bar = a.min_score_agreement if kind == "rerank" else a.dense_min_score_agreement
     curve = cal.sweep(cal.points(records), agreement_bar=bar)
     chosen, met = cal.choose(curve, objective=args.objective,
@@ -288,26 +289,34 @@ def calibrate_command(args: argparse.Namespace, settings: Settings, *,
 
 def _fit_decision(args: argparse.Namespace, settings: Settings,
                   records: list[dict[str, Any]], *, dataset: dict[str, Any],
-                  reranker: str | None, index_version: str) -> int:
+                  reranker: str | None, index_version: str, articles: list[str]) -> int:
     """``calibrate --model``: fit the answerability model and write it where the service
     reads it."""
+    from eval import plots
     from eval.decision import fit
 
     r = settings.retrieval
     manifest = {"created_at": utcnow().isoformat(timespec="seconds"),
-                "embedder": settings.embedder.model, "reranker": reranker,
+                "embedder": settings.embedder.model,
+                "reranker": Path(reranker).name if reranker else None,
                 "rerank_depth": r.rerank_depth, "rerank_fusion_weight": r.rerank_fusion_weight,
                 "index_version": index_version, "dataset": dataset["name"],
-                "selection": dataset["selection"]}
+                "selection": dataset["selection"],
+                # the knowledge base it is calibrated for (AnswerabilityModel.fits)
+                "articles": articles}
     model, quality = fit(records, max_false_answer=args.max_false_answer, manifest=manifest)
     run_dir = new_run_dir(settings, f"calibrate-{args.name}")
     (run_dir / "decision.json").write_text(model.to_json(), encoding="utf-8")
+    plots.reliability(quality["reliability"], path=run_dir / "reliability.png")
     print(f"answerability model on {len(records)} questions, out of fold: AUROC "
-          f"{quality['auroc']}, false answers {quality['false_answer_rate']}, answerable "
-          f"answered {quality['answered_rate_answerable']} at threshold "
-          f"{model.threshold:.4f}; copy in {run_dir}")
+          f"{quality['auroc']}, calibration error {quality['expected_calibration_error']}")
+    for target, rates in quality["targets"].items():
+        print(f"  target {float(target):.2f}: false answers {rates['false_answer_rate']:.4f}, "
+              f"answerable answered {rates['answered_rate_answerable']:.4f} (threshold "
+              f"{model.thresholds[target]:.4f})")
+    print(f"reliability plot and a copy of the model in {run_dir}")
     if not args.dry_run:
-        path = settings.answer.decision_file
+        path = args.output or settings.answer.decision_file
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(model.to_json(), encoding="utf-8")
         print(f"written to {path}; the service reads it at start")

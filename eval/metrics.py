@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from eval.answers import is_correct, leads_with_fact, words_outside_steps
+from eval.answers import is_correct, leads_with_fact, states, words_outside_steps
 
 RANK_KS = (1, 3, 5, 10)
 
@@ -52,6 +52,8 @@ class Outcome:
     key_facts: tuple[str, ...] = ()
     avoid_facts: tuple[str, ...] = ()
     split: str = ""
+    reason: str = ""  # the fallback reason; empty for an answer
+    snippet: str = ""  # what a low_confidence fallback offered as "this may help"
 
 
 def outcome_from_record(record: Mapping[str, Any]) -> Outcome:
@@ -69,6 +71,8 @@ def outcome_from_record(record: Mapping[str, Any]) -> Outcome:
         key_facts=tuple(record.get("key_facts", ())),
         avoid_facts=tuple(record.get("avoid_facts", ())),
         split=record.get("split") or "",
+        reason=(record.get("fallback") or {}).get("reason", ""),
+        snippet=(record.get("fallback") or {}).get("snippet", ""),
     )
 
 
@@ -155,6 +159,27 @@ def abstention_metrics(outcomes: Sequence[Outcome]) -> dict[str, float | None]:
     }
 
 
+def outcome_metrics(outcomes: Sequence[Outcome]) -> dict[str, float | None]:
+    """How often each of the three outcomes occurs: a confident answer, "this may help"
+    (a ``low_confidence`` fallback with a suggested passage) or a decline (any other
+    fallback); and how often a suggestion offered for an answerable question states its
+    first key fact."""
+    answerable = [o for o in outcomes if o.answerable]
+    unanswerable = [o for o in outcomes if not o.answerable]
+    suggested = [o for o in answerable if o.reason == "low_confidence"]
+    labelled = [o for o in suggested if o.key_facts]
+    return {
+        "suggested_rate_answerable": _ratio(len(suggested), len(answerable)),
+        "suggested_rate_unanswerable": _ratio(
+            sum(o.reason == "low_confidence" for o in unanswerable), len(unanswerable)),
+        "declined_rate_unanswerable": _ratio(
+            sum(not o.answered and o.reason != "low_confidence" for o in unanswerable),
+            len(unanswerable)),
+        "suggestion_states_fact": _ratio(
+            sum(states(o.snippet, o.key_facts[0]) for o in labelled), len(labelled)),
+    }
+
+
 def citation_precision(outcomes: Sequence[Outcome]) -> float | None:
     """Share of citations, over answered answerable questions, that name a gold article.
 
@@ -210,6 +235,7 @@ def core_metrics(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     return {"questions": len(outcomes),
             "answerable": sum(o.answerable for o in outcomes),
             **retrieval_metrics(outcomes), **abstention_metrics(outcomes),
+            **outcome_metrics(outcomes),
             "citation_precision": citation_precision(outcomes),
             "gold_cited_rate": gold_cited_rate(outcomes), **answer_metrics(outcomes)}
 

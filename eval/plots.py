@@ -104,3 +104,24 @@ def tradeoff_curve(curve: Sequence[Mapping[str, float]], *, chosen: float, path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def reliability(table: Sequence[Mapping[str, float]], *, path: Path) -> Path:
+    """Predicted probability against the observed share of answerable questions, per bin."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfectly calibrated")
+    ax.plot([row["predicted"] for row in table], [row["answerable"] for row in table],
+            marker="o", label="answerability model (out of fold)")
+    for row in table:
+        ax.annotate(str(int(row["questions"])), (row["predicted"], row["answerable"]),
+                    textcoords="offset points", xytext=(4, -10), fontsize=8)
+    ax.set_xlabel("predicted probability that the knowledge base answers")
+    ax.set_ylabel("share of questions that were answerable")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

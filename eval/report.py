@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.rag.trace import outcome_of
 from eval import plots
 from eval.answers import states
 from eval.gates import GateResult
@@ -17,12 +18,15 @@ from eval.gates import GateResult
 HEADLINE = ("recall@1", "recall@5", "mrr", "ndcg@10", "gold_coverage@5", "abstention_precision",
             "abstention_recall", "answered_rate", "answered_rate_answerable",
             "false_answer_rate", "citation_precision", "gold_cited_rate",
-            "decision_balanced_accuracy", "answer_correct", "fact_first", "answer_words_p50",
+            "decision_balanced_accuracy", "suggested_rate_answerable",
+            "suggested_rate_unanswerable", "declined_rate_unanswerable",
+            "suggestion_states_fact", "answer_correct", "fact_first", "answer_words_p50",
             "answer_words_p90")
 TAG_COLUMNS = ("questions", "answerable", "recall@5", "mrr", "answered_rate_answerable",
                "false_answer_rate", "answer_correct", "fact_first", "answer_words_p50")
 SPLIT_COLUMNS = ("questions", "answerable", "answer_correct", "fact_first",
-                 "false_answer_rate", "answered_rate_answerable", "answer_words_p50",
+                 "false_answer_rate", "answered_rate_answerable", "suggested_rate_answerable",
+                 "suggestion_states_fact", "answer_words_p50",
                  "answer_words_p90", "gold_cited_rate", "recall@5")
 MAX_LISTED = 15
 
@@ -167,11 +171,20 @@ def _failure(record: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _shown(record: Mapping[str, Any]) -> str:
+    """The answer, or what a "this may help" fallback offered in its place."""
+    snippet = (record["fallback"] or {}).get("snippet", "")
+    return record.get("answer") or (f"(this may help) {snippet}" if snippet else "")
+
+
 def _failures(doc: Doc, records: Sequence[Mapping[str, Any]]) -> None:
     """Every failure as the customer saw it: the answer, its citations, the decision."""
-    reasons = Counter((r["fallback"] or {}).get("reason", "answered") for r in records)
+    reasons = Counter((outcome_of((r["fallback"] or {}).get("reason")),
+                       (r["fallback"] or {}).get("reason", "")) for r in records)
     doc.heading("Outcomes")
-    doc.table(["outcome", "questions"], sorted(reasons.items(), key=lambda kv: -kv[1]))
+    doc.table(["outcome", "reason", "questions"],
+              [(o, reason, n) for (o, reason), n in sorted(reasons.items(),
+                                                           key=lambda kv: -kv[1])])
     failed = [(r, why) for r in records if (why := _failure(r)) is not None]
     missed = [r for r in records if r["answerable"]
               and not set(r["gold_article_ids"]) & set(r["ranked_article_ids"][:5])]
@@ -179,7 +192,7 @@ def _failures(doc: Doc, records: Sequence[Mapping[str, Any]]) -> None:
     doc.table(["id", "split", "question", "failure", "answer as shown", "citations",
                "decision"],
               [(r["id"], r.get("split", ""), r["question"], why,
-                r.get("answer") or "", ", ".join(c["article_id"] for c in r.get("citations", ())),
+                _shown(r), ", ".join(c["article_id"] for c in r.get("citations", ())),
                 f"{(r['fallback'] or {}).get('reason', 'answer')} at {r['gate']['score']} "
                 f"({r['gate']['kind']})") for r, why in failed])
     if missed:

@@ -22,6 +22,7 @@ from app.rag.index import IndexStore, IndexVersion
 from app.rag.protocols import Embedder
 from app.rag.retrieve import HybridRetriever, Retrieval, normalise_filters
 from app.rag.sparse import tokenize
+from app.rag.trace import Decision, outcome_of
 from app.rag.types import Candidate
 from app.settings import Settings
 from eval.datasets import EvalQuestion
@@ -66,7 +67,7 @@ class Pipeline:
     def gate_kind(self) -> str:
         """Which score the answer gate reads: a fitted answerability model's probability,
         the reranker's, or dense cosine similarity."""
-        if self.service.policy.model is not None:
+        if self.service.model_decides(self.index):
             return "model"
         reranked = self.service.reranker is not None
         return "rerank" if reranked and self.service.policy.score == "rerank" else "dense"
@@ -187,12 +188,11 @@ def strip_markers(answer: str) -> str:
     return _MARKER.sub("", answer).strip()
 
 
-def _gate(prepared: Prepared, *, model: bool = False) -> dict[str, Any]:
-    top = prepared.candidates[0] if prepared.candidates else None
-    kind = "model" if model else (
-        "rerank" if top is not None and "rerank" in top.scores else "dense")
-    return {"score": round(prepared.gate_score, 5), "agreement": prepared.agreement,
-            "kind": kind, "signals": {k: round(v, 5) for k, v in prepared.signals.items()}}
+def _gate(decision: Decision) -> dict[str, Any]:
+    return {"score": round(decision.score, 5), "agreement": decision.agreement,
+            "kind": decision.kind, "threshold": round(decision.threshold, 5),
+            "outcome": decision.outcome,
+            "signals": {k: round(v, 5) for k, v in decision.signals.items()}}
 
 
 def _contexts(service: AnswerService, prepared: Prepared) -> list[dict[str, str]]:
@@ -200,43 +200,55 @@ def _contexts(service: AnswerService, prepared: Prepared) -> list[dict[str, str]
 
     Context metrics judge retrieval, so a question the gate stopped still has contexts.
     """
-    passages = prepared.passages or service._passages(list(prepared.candidates))
+    passages = prepared.passages or service.passages(prepared.candidates)
     return [{"chunk_id": p.chunk.chunk_id, "article_id": p.chunk.article_id,
              "text": p.chunk.text} for p in passages]
 
 
 def answer_record(pipeline: Pipeline, q: EvalQuestion) -> dict[str, Any]:
-    """Answer one question and describe everything that happened."""
+    """Answer one question and describe everything that happened, from the answer's trace."""
     filters = normalise_filters({})
     pipeline.recorder.last = None
     started = time.perf_counter()
     result = pipeline.service.answer(pipeline.index, q.question, history=q.history,
                                      filters=filters)
     wall = round((time.perf_counter() - started) * 1000, 3)
+    trace = result.trace
+    assert trace is not None
     prepared = result.prepared
-    final = prepared.candidates
     fallback = result.fallback
     return q.to_dict() | {
-        "query": prepared.query,
+        "query": trace.query,
         "stages": stage_lists(pipeline.recorder.last, prepared),
-        "ranked_article_ids": list(dedupe_articles(c.chunk.article_id for c in final)),
-        "gate": _gate(prepared, model=pipeline.gate_kind == "model"),
+        "ranked_article_ids": list(dedupe_articles(c.chunk.article_id
+                                                   for c in prepared.candidates)),
+        "gate": _gate(trace.decision),
         "answer": result.answer,
         "citations": [{"n": c.n, "chunk_id": c.chunk_id, "article_id": c.article_id,
                        "score": c.score} for c in result.citations],
         "fallback": None if fallback is None else {
             "reason": fallback.reason,
-            "suggestions": [s.article_id for s in fallback.suggestions]},
-        "passages": [{"n": p.n, "chunk_id": p.chunk.chunk_id, "article_id": p.chunk.article_id}
-                     for p in prepared.passages],
+            "suggestions": [s.article_id for s in fallback.suggestions],
+            "snippet": next((s.snippet for s in fallback.suggestions if s.snippet), "")},
+        "passages": [{"n": p.n, "chunk_id": p.chunk_id, "article_id": p.article_id}
+                     for p in trace.passages],
+        "sentences": [{"text": s.text, "citations": list(s.citations), "why": s.why}
+                      for s in trace.sentences],
         "contexts": _contexts(pipeline.service, prepared),
         "reference_contexts": (reference_contexts(pipeline.index, q.gold_article_ids,
                                                   reference=q.reference_answer or q.question)
                                if q.answerable else []),
-        "generator": result.generator,
-        "rerank": {"depth": prepared.rerank_depth, "reduced": prepared.rerank_reduced},
+        "generator": trace.generator,
+        "rerank": {"depth": trace.rerank_depth, "reduced": trace.rerank_reduced},
         "timings_ms": {**result.timings_ms, "wall": wall},
     }
+
+
+def _decision(prepared: Prepared) -> Decision:
+    """The decision of a question that was gated but not answered (calibration)."""
+    reason = prepared.fallback.reason if prepared.fallback else None
+    return Decision(outcome_of(reason), reason, prepared.gate_kind, prepared.gate_score,
+                    prepared.gate_threshold, prepared.agreement, dict(prepared.signals))
 
 
 def gate_record(pipeline: Pipeline, q: EvalQuestion) -> dict[str, Any]:
@@ -247,7 +259,7 @@ def gate_record(pipeline: Pipeline, q: EvalQuestion) -> dict[str, Any]:
         "query": prepared.query,
         "ranked_article_ids": list(dedupe_articles(c.chunk.article_id
                                                    for c in prepared.candidates)),
-        "gate": _gate(prepared, model=pipeline.gate_kind == "model"),
+        "gate": _gate(_decision(prepared)),
         "fallback": None if prepared.fallback is None else {
             "reason": prepared.fallback.reason, "suggestions": []},
         "timings_ms": dict(prepared.timings_ms),

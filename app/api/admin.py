@@ -6,6 +6,7 @@ handlers that record who acted also take :data:`AdminKeyDep` (resolved once per 
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 
@@ -16,6 +17,8 @@ from app.admin.schemas import AuditOut, KeyCreate, KeyCreated, KeyOut
 from app.api import admin_articles, admin_index
 from app.auth import AdminKeyDep, KeyNotFoundError, create_key, list_keys, require_admin, revoke_key
 from app.deps import SessionDep
+from app.models import Message
+from app.schemas import TraceOut
 
 logger = logging.getLogger(__name__)
 
@@ -72,3 +75,19 @@ def read_audit(session: SessionDep, actor: str | None = None, action: str | None
     rows = audit.entries(session, actor=actor, action=action, target_id=target_id,
                          since=since, limit=limit, offset=offset)
     return [AuditOut(**r.model_dump()) for r in rows]
+
+
+@router.get("/messages/{message_id}/trace", response_model=TraceOut,
+            summary="How an answer was made: retrieval, decision, passages, sentences",
+            responses={404: {"description": "Unknown message, or one without a trace"}})
+def read_trace(message_id: str, session: SessionDep) -> TraceOut:
+    """The trace stored with an assistant message: the candidates with each stage's score and
+    rank, the decision and its signals, the passages sent and why each sentence is there.
+    User messages, and answers stored before traces were kept, have none."""
+    message = session.get(Message, message_id)
+    if message is None:
+        raise HTTPException(404, detail=f"no message with id {message_id!r}")
+    if message.trace is None:
+        what = "a user message" if message.role == "user" else "stored without a trace"
+        raise HTTPException(404, detail=f"message {message_id!r} has no trace ({what})")
+    return TraceOut.model_validate(json.loads(message.trace))

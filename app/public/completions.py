@@ -20,6 +20,7 @@ from app.rag.types import Turn
 
 SOURCES_HEADING = "Sources:"
 SUGGESTIONS_HEADING = "Articles that may help:"
+MAYBE_HEADING = "This may help (from our help center, not a confirmed answer):"
 _FOOTNOTE = re.compile(r"^\[(\d+)\] (.+?)(?: - (https?://\S+))?$")
 _MARKERS = re.compile(r"\s*\[\d+\]")
 
@@ -53,7 +54,7 @@ def _strip_footnotes(text: str) -> tuple[str, list[str]]:
     """An earlier answer without its markers and lists, and the titles it cited."""
     body = text
     titles: list[str] = []
-    for heading in (SOURCES_HEADING, SUGGESTIONS_HEADING):
+    for heading in (SOURCES_HEADING, MAYBE_HEADING, SUGGESTIONS_HEADING):
         head, sep, tail = body.partition("\n\n" + heading)
         if sep:
             body = head
@@ -70,9 +71,13 @@ def footnotes(citations: Iterable[Mapping[str, Any]]) -> str:
 
 
 def fallback_text(fallback: Mapping[str, Any]) -> str:
-    lines = [f"- {s['title']} - {s['url']}" for s in fallback.get("suggestions", [])]
+    """The fallback message, then any suggested passage (quoted) and the suggested articles."""
+    found = fallback.get("suggestions", [])
+    lines = [f"- {s['title']} - {s['url']}" for s in found]
+    snippet = next((s["snippet"] for s in found if s.get("snippet")), "")
+    maybe = f"\n\n{MAYBE_HEADING}\n> {snippet}" if snippet else ""
     suggestions = f"\n\n{SUGGESTIONS_HEADING}\n" + "\n".join(lines) if lines else ""
-    return str(fallback["message"]) + suggestions
+    return str(fallback["message"]) + maybe + suggestions
 
 
 def completion_id() -> str:

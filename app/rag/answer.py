@@ -1,11 +1,17 @@
 """The answer policy: rewrite, retrieve, rerank, gate, generate, verify.
 
-"I don't know" is a decision made here, with a named reason, never text a model happens to
-produce:
+A question ends in one of three outcomes: a confident answer; "this may help" (reason
+``low_confidence``), where related articles exist but the decision is unsure, so the most
+relevant passage and its article are offered as a suggestion, not as the bot's answer; or
+"I don't know". Not answering is a decision made here, with a named reason, never text a
+model happens to produce:
 
 - ``no_context``: retrieval found nothing (for these filters);
-- ``low_score``: the best passage scores below the calibrated threshold, so no generator is
-  called at all;
+- ``off_topic``: nothing in the knowledge base talks about it (even the closest passage is
+  less similar than ``GatePolicy.related_min_similarity``); no generator is called;
+- ``low_confidence``: related articles exist, but the decision (the calibrated answerability
+  model, or the score bars without one) does not trust any of them to answer; no generator
+  is called;
 - ``model_declined``: the generator answered with the refusal sentence;
 - ``unsupported``: no sentence of the generated answer survived citation verification;
 - ``generator_error``: the configured generator and the extractive fallback both failed.
@@ -27,9 +33,20 @@ from app.rag.protocols import Generator, QueryRewriter
 from app.rag.rerank import BudgetedReranker
 from app.rag.retrieve import HybridRetriever
 from app.rag.rewrite import RuleBasedRewriter
+from app.rag.trace import (
+    TRACE_CANDIDATES,
+    Decision,
+    Trace,
+    TraceCandidate,
+    TracePassage,
+    TraceSentence,
+    outcome_of,
+)
 from app.rag.types import Candidate, Passage, Sentence, Turn, VerifiedAnswer, is_list_item
 
 logger = logging.getLogger(__name__)
+
+SNIPPET_SENTENCES = 2  # sentences of the best passage shown with a low_confidence fallback
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +66,7 @@ class GatePolicy:
     max_passages: int = 5
     passage_ratio: float = 0.5
     suggestions: int = 3
+    related_min_similarity: float = 0.4  # below it nothing is related: off_topic
     model: AnswerabilityModel | None = None  # when fitted, it decides instead of the bars
 
 
@@ -67,9 +85,13 @@ class Citation:
 
 @dataclass(frozen=True, slots=True)
 class Suggestion:
+    """An article offered when the bot does not answer; ``snippet`` is set on the first one
+    of a ``low_confidence`` fallback: the most relevant passage, shown as a suggestion."""
+
     article_id: str
     title: str
     url: str
+    snippet: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +114,8 @@ class Prepared:
     rerank_reduced: bool
     timings_ms: dict[str, float]
     signals: dict[str, float] = field(default_factory=dict)
+    gate_kind: str = "dense"  # model | rerank | dense: what gate_score is
+    gate_threshold: float = 0.0  # the bar gate_score was compared with
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +127,7 @@ class AnswerResult:
     generator: str
     index_version: str
     timings_ms: dict[str, float] = field(default_factory=dict)
+    trace: Trace | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +152,7 @@ class AnswerService:
         self.verifier = verifier
         self.policy = policy or GatePolicy()
         self.rewriter = rewriter or RuleBasedRewriter()
+        self._model_fits: dict[str, bool] = {}  # index version -> the model was fitted on it
 
     def prepare(self, index: IndexVersion, message: str, *, history: Sequence[Turn] = (),
                 previous_titles: Sequence[str] = (),
@@ -146,31 +172,71 @@ class AnswerService:
             depth, reduced = reranked.depth, reranked.reduced
             candidates = list(reranked.candidates)
         signals = decision_signals(query, candidates, index.sparse)
-        score, agreement, fallback = self._gate(candidates, signals)
-        passages = () if fallback else self._passages(candidates)
-        return Prepared(query, tuple(candidates), passages, score, agreement, fallback,
-                        depth, reduced, timings, signals)
+        gate = self._gate(candidates, signals, query=query,
+                          use_model=self.model_decides(index))
+        passages = () if gate.fallback else self.passages(candidates)
+        return Prepared(query, tuple(candidates), passages, gate.score, gate.agreement,
+                        gate.fallback, depth, reduced, timings, signals, gate.kind,
+                        gate.threshold)
 
-    def _gate(self, candidates: list[Candidate], signals: Mapping[str, float] | None = None
-              ) -> tuple[float, bool, Fallback | None]:
+    def model_decides(self, index: IndexVersion) -> bool:
+        """Whether the answerability model was fitted on this index's knowledge base (else
+        the score bars decide: a model's calibration belongs to the articles it saw)."""
+        model = self.policy.model
+        if model is None:
+            return False
+        fits = self._model_fits.get(index.name)
+        if fits is None:
+            fits = model.fits(index.article_ids())
+            if not fits:
+                logger.warning("the answerability model was fitted on another knowledge base "
+                               "than index %s: the score bars decide; run `make calibrate`",
+                               index.name)
+            if len(self._model_fits) > 16:
+                self._model_fits.clear()
+            self._model_fits[index.name] = fits
+        return fits
+
+    def _gate(self, candidates: list[Candidate], signals: Mapping[str, float] | None = None,
+              *, query: str = "", use_model: bool = True) -> _Gate:
         p = self.policy
         if not candidates:
-            return 0.0, False, Fallback("no_context", ())
+            return _Gate(0.0, False, Fallback("no_context", ()), "dense", 0.0)
         top = candidates[0]
         agreement = _retrievers_agree(candidates)
-        if p.model is not None:
+        if p.model is not None and use_model:
             score = p.model.probability(signals or {})
-            if score >= p.model.threshold:
-                return score, agreement, None
-            return score, agreement, Fallback("low_score", self._suggest(candidates))
+            passed = score >= p.model.threshold
+            return _Gate(score, agreement, None if passed else self._decline(candidates, query),
+                         "model", p.model.threshold)
         if self.policy.score == "rerank" and "rerank" in top.scores:
-            score, bar, bar_agree = top.scores["rerank"], p.min_score, p.min_score_agreement
+            kind, score = "rerank", top.scores["rerank"]
+            bar, bar_agree = p.min_score, p.min_score_agreement
         else:
-            score = max(c.scores.get("dense", 0.0) for c in candidates)
+            kind, score = "dense", max(c.scores.get("dense", 0.0) for c in candidates)
             bar, bar_agree = p.dense_min_score, p.dense_min_score_agreement
-        if score >= bar or (agreement and score >= bar_agree):
-            return score, agreement, None
-        return score, agreement, Fallback("low_score", self._suggest(candidates))
+        threshold = bar_agree if agreement else bar
+        passed = score >= bar or (agreement and score >= bar_agree)
+        return _Gate(score, agreement, None if passed else self._decline(candidates, query), kind,
+                     min(threshold, bar))
+
+    def _decline(self, candidates: Sequence[Candidate], query: str) -> Fallback:
+        """``off_topic`` when nothing is even related, else ``low_confidence``: the articles
+        as suggestions, the first with the sentences of its passage that best match the
+        question (what the bot would have answered, offered as a suggestion)."""
+        closest = max(c.scores.get("dense", 0.0) for c in candidates)
+        if closest < self.policy.related_min_similarity:
+            return Fallback("off_topic", ())
+        suggestions = self._suggest(candidates)
+        articles = [c for c in candidates if c.chunk.source_type == "article"]
+        if suggestions and articles and suggestions[0].article_id == articles[0].chunk.article_id:
+            passage = Passage(1, articles[0].chunk, articles[0].score)
+            lead = self.extractive.compose(query, [passage])[:SNIPPET_SENTENCES]
+            snippet = _snippet(" ".join(s.text for s in lead) or articles[0].chunk.text)
+            first = suggestions[0]
+            suggestions = (Suggestion(first.article_id, first.title, first.url, snippet),
+                           *suggestions[1:])
+        return Fallback("low_confidence", suggestions)
 
     def _suggest(self, candidates: Sequence[Candidate]) -> tuple[Suggestion, ...]:
         out: dict[str, Suggestion] = {}
@@ -182,7 +248,9 @@ class AnswerService:
                 break
         return tuple(out.values())
 
-    def _passages(self, candidates: list[Candidate]) -> tuple[Passage, ...]:
+    def passages(self, candidates: Sequence[Candidate]) -> tuple[Passage, ...]:
+        """The passages a generator gets from these candidates (those scoring at least
+        ``passage_ratio`` of the top one, at most ``max_passages``)."""
         top = candidates[0].score
         floor = top * self.policy.passage_ratio if top > 0 else float("-inf")
         chosen = [c for c in candidates if c.score >= floor][: self.policy.max_passages]
@@ -196,14 +264,17 @@ class AnswerService:
         prepared = self.prepare(index, message, history=history,
                                 previous_titles=previous_titles, filters=filters)
         timings = dict(prepared.timings_ms)
-        fallback, generator_name, sentences = prepared.fallback, "", []
+        fallback, generator_name = prepared.fallback, ""
+        sentences: list[Sentence] = []
+        whys: list[str] = []
         if fallback is None:
             t = time.perf_counter()
             gen = self._sentences(prepared, history=history, style=style)
             generator_name = self.generator.name
             try:
-                for sentence in gen:
+                for sentence, why in gen:
                     sentences.append(sentence)
+                    whys.append(why)
                     yield Event("delta", _render([sentence], first=len(sentences) == 1))
             except _Fallback as exc:
                 fallback = Fallback(exc.reason, self._suggest(prepared.candidates))
@@ -216,10 +287,12 @@ class AnswerService:
         if citations:
             yield Event("citations", citations)
         timings["total"] = _ms(started)
+        kept = () if fallback else tuple(zip(sentences, whys, strict=True))
+        trace = _trace(prepared, fallback, kept, generator=generator_name, timings=timings)
         yield Event("done", AnswerResult(
             answer="" if fallback else _render(sentences, first=True), citations=citations,
             fallback=fallback, prepared=prepared, generator=generator_name,
-            index_version=index.name, timings_ms=timings))
+            index_version=index.name, timings_ms=timings, trace=trace))
 
     def answer(self, index: IndexVersion, message: str, **kwargs: object) -> AnswerResult:
         for event in self.stream(index, message, **kwargs):  # type: ignore[arg-type]
@@ -228,8 +301,12 @@ class AnswerService:
         raise AssertionError("stream ended without a done event")
 
     def _sentences(self, prepared: Prepared, *, history: Sequence[Turn],
-                   style: str) -> Iterator[Sentence]:
-        """Verified sentences from the generator, falling back to extractive on failure."""
+                   style: str) -> Iterator[tuple[Sentence, str]]:
+        """Verified sentences and why each is there, from the generator; the extractive
+        answer when the generator fails."""
+        if self.generator is self.extractive:
+            yield from self._extractive(prepared)
+            return
         passages = prepared.passages
         emitted = 0
         try:
@@ -242,24 +319,32 @@ class AnswerService:
                 verified = self.verifier.verify_sentence(sentence, passages)
                 if verified is not None:
                     emitted += 1
-                    yield verified
+                    yield verified, "generated; its citations passed verification"
                 else:
                     logger.info("dropped an unsupported sentence from %s", self.generator.name)
         except GeneratorError as exc:
             logger.warning("generator %s failed: %s", self.generator.name, exc)
-            if emitted or self.generator is self.extractive:
-                if emitted:
-                    return
-                raise _Fallback("generator_error") from exc
+            if emitted:
+                return
             yield from self._extractive(prepared)
             raise _UsedExtractive() from exc
 
-    def _extractive(self, prepared: Prepared) -> Iterator[Sentence]:
-        text = self.extractive.generate(prepared.query, prepared.passages).text
-        for sentence in split_sentences(text):
-            verified = self.verifier.verify_sentence(sentence, prepared.passages)
+    def _extractive(self, prepared: Prepared) -> Iterator[tuple[Sentence, str]]:
+        for sentence, why in self.extractive.explain(prepared.query, prepared.passages):
+            verified = self.verifier.verify_sentence(_marked(sentence), prepared.passages)
             if verified is not None:
-                yield verified
+                yield verified, why
+            else:
+                logger.info("dropped an unsupported sentence from %s", self.extractive.name)
+
+
+@dataclass(frozen=True, slots=True)
+class _Gate:
+    score: float
+    agreement: bool
+    fallback: Fallback | None
+    kind: str
+    threshold: float
 
 
 class _Fallback(Exception):
@@ -318,6 +403,39 @@ def _citations(sentences: Sequence[Sentence], passages: Sequence[Passage]
                             score=round(p.score, 4), source_type=p.chunk.source_type,
                             updated_at=p.chunk.updated_at))
     return tuple(out)
+
+
+def _marked(sentence: Sentence) -> str:
+    return f"{sentence.text} {''.join(f'[{n}]' for n in sentence.citations)}"
+
+
+def _trace(prepared: Prepared, fallback: Fallback | None,
+           sentences: Sequence[tuple[Sentence, str]], *, generator: str,
+           timings: Mapping[str, float]) -> Trace:
+    reason = fallback.reason if fallback else None
+    return Trace(
+        query=prepared.query,
+        candidates=tuple(TraceCandidate(c.chunk.chunk_id, c.chunk.article_id, c.chunk.title,
+                                        c.chunk.source_type, c.score, dict(c.ranks),
+                                        dict(c.scores))
+                         for c in prepared.candidates[:TRACE_CANDIDATES]),
+        decision=Decision(outcome_of(reason), reason, prepared.gate_kind, prepared.gate_score,
+                          prepared.gate_threshold, prepared.agreement, dict(prepared.signals)),
+        passages=tuple(TracePassage(p.n, p.chunk.chunk_id, p.chunk.article_id)
+                       for p in prepared.passages),
+        sentences=tuple(TraceSentence(s.text, s.citations, why) for s, why in sentences),
+        generator=generator, rerank_depth=prepared.rerank_depth,
+        rerank_reduced=prepared.rerank_reduced, timings_ms=dict(timings))
+
+
+def _snippet(text: str, limit: int = 300) -> str:
+    """A passage's opening as plain text, cut at a word boundary."""
+    from app.rag.extractive import strip_markdown
+
+    plain = " ".join(strip_markdown(text).split())
+    if len(plain) <= limit:
+        return plain
+    return plain[:limit].rsplit(" ", 1)[0] + "..."
 
 
 def _ms(start: float) -> float:

@@ -3,30 +3,37 @@
 The answer gate reads several signals of one retrieval: the top score and the margin to the
 second of the reranker, of dense and of BM25 retrieval, whether dense and BM25 agree on the
 top passage, how much of the question (weighted by how rare each word is in the knowledge
-base) the top passage covers, and how much of it the knowledge base never mentions. An
+base) the top passage covers and one sentence of the top passages holds, and how much of it
+the knowledge base never mentions. An
 ``AnswerabilityModel`` turns them into a probability with a logistic model fitted by
 ``python -m eval calibrate --model`` on the development questions of an evaluation set, and
-answers when the probability reaches a threshold chosen there for a target false-answer rate.
-The fitted model is a JSON file with a manifest (the models and settings its signals came
-from), refitted per knowledge base.
+answers when the probability reaches a threshold chosen there, out of fold, for a target
+false-answer rate (``thresholds`` holds one per target; the service picks the one for
+``answer.max_false_answer_rate``). The fitted model is a JSON file with a manifest (the
+models and settings its signals came from, how it did out of fold), refitted per knowledge
+base; one fitted on the sample help center ships in ``data/models``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from app.errors import ConfigurationError
+from app.rag.extractive import unit_texts
 from app.rag.sparse import BM25Index, tokenize
 from app.rag.types import Candidate
 
 DECISION_SIGNALS = ("rerank_top", "rerank_margin", "dense_top", "dense_margin", "sparse_top",
-                    "sparse_margin", "fused_top", "agreement", "coverage", "unknown")
+                    "sparse_margin", "fused_top", "agreement", "coverage", "sentence_coverage",
+                    "unknown")
+SENTENCE_PASSAGES = 3  # top passages whose sentences sentence_coverage reads
 MODEL_FORMAT = 1
+SAME_KNOWLEDGE_BASE = 0.5  # article-id Jaccard at which a model still fits an index
 
 
 def _top_two(candidates: Sequence[Candidate], stage: str) -> tuple[Candidate | None, float, float]:
@@ -78,8 +85,27 @@ def decision_signals(query: str, candidates: Sequence[Candidate],
     found = set(tokenize(candidates[0].chunk.embedding_text())) if candidates else set()
     out["coverage"] = (sum(v if v is not None else unseen for w, v in weight.items()
                            if w in found) / total) if total else 0.0
+    out["sentence_coverage"] = _sentence_coverage(weight, candidates[:SENTENCE_PASSAGES],
+                                                  unseen=unseen, total=total)
     out["unknown"] = sum(v is None for v in weight.values()) / len(words) if words else 0.0
     return out
+
+
+def _sentence_coverage(weight: Mapping[str, float | None], candidates: Sequence[Candidate], *,
+                       unseen: float, total: float) -> float:
+    """The largest IDF-weighted share of the question that one sentence (with its article
+    title and section headings) of the top passages holds: an answer says the question's
+    rare words together, where a related passage has them scattered or not at all."""
+    if not total:
+        return 0.0
+    best = 0.0
+    for c in candidates:
+        heading = set(tokenize(" ".join((c.chunk.title, *c.chunk.heading_path))))
+        for text in unit_texts(c.chunk):
+            found = heading | set(tokenize(text))
+            best = max(best, sum(v if v is not None else unseen
+                                 for w, v in weight.items() if w in found) / total)
+    return best
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +119,7 @@ class AnswerabilityModel:
     bias: float
     threshold: float
     manifest: dict[str, Any] = field(default_factory=dict)
+    thresholds: dict[str, float] = field(default_factory=dict)  # target rate -> threshold
 
     def __post_init__(self) -> None:
         n = len(self.signals)
@@ -110,6 +137,31 @@ class AnswerabilityModel:
                             zip(self.signals, self.mean, self.scale, self.weights, strict=True))
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
+    def fits(self, article_ids: Collection[str]) -> bool:
+        """Whether the model was fitted on this knowledge base: its probabilities are
+        calibrated for the articles it was fitted with (``manifest["articles"]``), so it
+        applies while at least half of the articles (by Jaccard similarity) are the same. A
+        model that lists no articles applies everywhere."""
+        fitted = self.manifest.get("articles")
+        if not fitted:
+            return True
+        mine, theirs = set(fitted), set(article_ids)
+        union = mine | theirs
+        return bool(union) and len(mine & theirs) / len(union) >= SAME_KNOWLEDGE_BASE
+
+    def for_target(self, max_false_answer: float) -> float:
+        """The threshold fitted for the largest target rate at or below ``max_false_answer``
+        (the strictest one when every target is above it); ``threshold`` without targets."""
+        if not self.thresholds:
+            return self.threshold
+        targets = sorted((float(k), v) for k, v in self.thresholds.items())
+        fitting = [v for k, v in targets if k <= max_false_answer + 1e-9]
+        return fitting[-1] if fitting else targets[0][1]
+
+    def with_target(self, max_false_answer: float) -> AnswerabilityModel:
+        """The same model answering at the threshold for ``max_false_answer``."""
+        return replace(self, threshold=self.for_target(max_false_answer))
+
     def to_json(self) -> str:
         return json.dumps({"format": MODEL_FORMAT, **asdict(self)}, indent=2) + "\n"
 
@@ -123,7 +175,9 @@ class AnswerabilityModel:
             return cls(signals=tuple(data["signals"]), mean=tuple(data["mean"]),
                        scale=tuple(data["scale"]), weights=tuple(data["weights"]),
                        bias=float(data["bias"]), threshold=float(data["threshold"]),
-                       manifest=dict(data.get("manifest", {})))
+                       manifest=dict(data.get("manifest", {})),
+                       thresholds={str(k): float(v)
+                                   for k, v in dict(data.get("thresholds", {})).items()})
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigurationError(f"cannot read the answerability model {path}: {exc}; "
                                      "re-run `make calibrate` or delete the file") from exc

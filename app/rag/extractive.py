@@ -81,7 +81,7 @@ class _Unit:
     text: str
     words: frozenset[str]
     section: frozenset[str]
-    kind: str = "prose"  # prose | intro | step | row
+    kind: str = "prose"  # prose | intro | step | item (bulleted) | row
     group: int = -1  # the list (for intro and step) or table (for row) it belongs to
 
 
@@ -101,17 +101,18 @@ def _units(chunk: Chunk) -> list[_Unit]:
     """Split a passage into units, marking numbered lists, their intros and table rows."""
     section = content_words(chunk.heading_path[-1]) if chunk.heading_path else frozenset()
     units: list[_Unit] = []
-    group, in_list, prev = 0, False, ""
+    group, in_list, prev, list_kind = 0, False, "", ""
     for kind, body in _parse_blocks(chunk.text):
         if kind == "blank":
             continue
-        if kind == "step":
-            if not in_list:
-                group, in_list = group + 1, True
+        if kind in ("step", "bullet"):
+            if not in_list or kind != list_kind:
+                group, in_list, list_kind = group + 1, True, kind
                 if prev == "para" and units and units[-1].kind == "prose":
                     units[-1] = replace(units[-1], kind="intro", group=group)
             text = strip_markdown(body)
-            units.append(_Unit(len(units), text, content_words(text), section, "step", group))
+            units.append(_Unit(len(units), text, content_words(text), section,
+                               "step" if kind == "step" else "item", group))
         else:
             in_list = False
             if kind == "heading":
@@ -121,9 +122,26 @@ def _units(chunk: Chunk) -> list[_Unit]:
                 units.extend(_table_units(body, start=len(units), group=group))
             else:
                 units.extend(_Unit(len(units) + i, s, content_words(s), section)
-                             for i, s in enumerate(split_sentences(strip_markdown(body))))
+                             for i, s in enumerate(_sentences(strip_markdown(body))))
         prev = kind
     return units
+
+
+def unit_texts(chunk: Chunk) -> list[str]:
+    """The sentences, list items and table rows of a passage, as an answer would quote them."""
+    return [u.text for u in _units(chunk)]
+
+
+def _sentences(text: str) -> list[str]:
+    """Sentences of a paragraph; a bare "No." or "Yes, you can." joins the one after it,
+    which says what it means."""
+    out: list[str] = []
+    for sentence in split_sentences(text):
+        if out and len(out[-1].split()) <= 3 and not out[-1].endswith(":"):
+            out[-1] = f"{out[-1]} {sentence}"
+        else:
+            out.append(sentence)
+    return out
 
 
 def _score(unit: _Unit, question: frozenset[str]) -> float:
@@ -145,7 +163,7 @@ class _Group:
 
 def _list_group(members: list[_Unit], question: frozenset[str], *, min_score: float,
                 max_steps: int) -> list[_Group]:
-    steps = [m for m in members if m.kind == "step"]
+    steps = [m for m in members if m.kind in ("step", "item")]
     scores = [_score(s, question) for s in steps]
     relevant = [i for i, s in enumerate(scores) if s >= min_score]
     if not relevant:
@@ -180,6 +198,55 @@ def _groups(units: list[_Unit], question: frozenset[str], *, min_score: float,
     return sorted(groups, key=lambda g: (-g.score, g.units[0].pos))
 
 
+# What a question asks for, and how a sentence that has it looks. A unit that has what its
+# question asks for scores CUE_BONUS more per cue: "how long is the link valid" prefers "Link
+# valid for: 24 hours" to another sentence about the same link.
+CUE_BONUS = 0.2
+PASSAGE_PENALTY = 0.1  # per rank of the passage a lead comes from
+_DURATION = re.compile(
+    r"\b\d+(?:[.,]\d+)?(?:\s*(?:-|to|bis)\s*\d+)?[\s-]*(?:business |working |calendar )?"
+    r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|Sekunden|Minuten|Stunden|"
+    r"Tagen?|Werktagen?|Wochen|Monaten?|Jahren?)\b", re.IGNORECASE)
+_PRICE = re.compile(r"[$€£]\s?\d|\d\s?(?:€|EUR|USD|GBP)\b|\bfree\b|\bkostenlos",
+                    re.IGNORECASE)
+_MENU_PATH = re.compile(r"\w\s>\s\w")
+_NEGATION = re.compile(r"\b(?:not|no|never|only|cannot|nicht|kein\w*|nur)\b|n't\b",
+                       re.IGNORECASE)
+_ASKS = (
+    (re.compile(r"how long|\bwhen\b|how many (?:days|hours|weeks|months)|how soon|valid|"
+                r"expire|wie lange|\bwann\b", re.IGNORECASE), _DURATION),
+    (re.compile(r"how much|\bcosts?\b|\bprices?\b|\bfees?\b|\bcharged?\b|kostet|preis",
+                re.IGNORECASE), _PRICE),
+    (re.compile(r"\bwhere\b|how (?:do|can) i\b|how to\b|\bsettings?\b|turn (?:on|off)|"
+                r"\bwo\b|einstellung", re.IGNORECASE), _MENU_PATH),
+    (re.compile(r"^\W*(?:can|could|do|does|did|is|are|will|would|should|may|have|has|kann|"
+                r"können|gibt|ist|sind|muss|darf)\b|\bpossible\b", re.IGNORECASE), _NEGATION),
+)
+
+
+def cues(question: str) -> tuple[re.Pattern[str], ...]:
+    """Patterns of what ``question`` asks for (a duration, a price, a menu path, a no)."""
+    return tuple(answer for asks, answer in _ASKS if asks.search(question))
+
+
+def _lead(units: Sequence[list[_Unit]], question: frozenset[str],
+          wanted: Sequence[re.Pattern[str]]) -> tuple[int, _Unit, float] | None:
+    """The unit that answers best: (passage rank, unit, score); lead-ins and questions never
+    lead."""
+    best: tuple[float, int, int, _Unit] | None = None
+    for rank, passage_units in enumerate(units):
+        for u in passage_units:
+            if u.kind == "intro" or u.text.rstrip().endswith((":", "?")):
+                continue  # a lead-in or a question never answers
+            score = (_score(u, question) + CUE_BONUS * sum(bool(c.search(u.text))
+                                                           for c in wanted)
+                     - PASSAGE_PENALTY * rank)
+            key = (score, -rank, -u.pos)
+            if best is None or key > (best[0], -best[1], -best[2]):
+                best = (score, rank, u.pos, u)
+    return None if best is None else (best[1], best[3], best[0])
+
+
 class _Budget:
     """Running totals of the answer being composed (a local tally, never shared)."""
 
@@ -212,20 +279,30 @@ def _pieces(sentences: Sequence[Sentence]) -> list[str]:
 class ExtractiveGenerator:
     """Answers with the passages' own sentences: offline, deterministic, grounded.
 
+    The answer leads with the unit (sentence, step or table row) of the top passages that
+    best matches the question: its share of the question's content words (a word found only
+    in its section heading counts ``HEADING_BONUS``), plus ``CUE_BONUS`` when it has what
+    the question asks for (a duration for "how long", a price for "how much", a menu path
+    for "where" and "how do I", a "no" or "only" for a yes-or-no question), less
+    ``PASSAGE_PENALTY`` per rank of its passage. A step list is taken whole from its first
+    step (a lead-in line ending in a colon is left out). The rest of the lead's passage that
+    matches the question follows in reading order, then at most one other passage's best
+    match.
+
     Args:
         max_sentences: Cap on answer sentences, unless one numbered list needs more.
         max_words: Cap on answer words, unless one numbered list needs more.
         max_steps: Most steps of a numbered list to include.
-        max_passages: Passages considered for a second source after passage 1.
+        max_passages: Passages considered, the first included.
         min_relevance: Share of the question's content words (plus the heading bonus) a
-            sentence of passage 1 must match to be used.
-        second_passage_min: The same, for sentences of a second passage.
+            sentence of the lead's passage must match to follow the lead.
+        second_passage_min: The same, for sentences of another passage.
     """
 
     name = "extractive"
 
-    def __init__(self, *, max_sentences: int = 6, max_words: int = 120, max_steps: int = 8,
-                 max_passages: int = 3, min_relevance: float = 0.3,
+    def __init__(self, *, max_sentences: int = 6, max_words: int = 80, max_steps: int = 8,
+                 max_passages: int = 3, min_relevance: float = 0.2,
                  second_passage_min: float = 0.5) -> None:
         if min(max_sentences, max_words, max_steps, max_passages) < 1:
             raise ConfigurationError("extractive generator caps must all be at least 1")
@@ -234,26 +311,55 @@ class ExtractiveGenerator:
         self.min_relevance, self.second_passage_min = min_relevance, second_passage_min
 
     def compose(self, question: str, passages: Sequence[Passage]) -> list[Sentence]:
-        """The answer's sentences in reading order, each citing its passage."""
+        """The answer's sentences, the best match first, each citing its passage."""
+        return [sentence for sentence, _ in self.explain(question, passages)]
+
+    def explain(self, question: str, passages: Sequence[Passage]
+                ) -> list[tuple[Sentence, str]]:
+        """``compose``'s sentences, each with why it was chosen (for the answer's trace)."""
         if not passages:
             return []
         q = content_words(question)
+        wanted = cues(question)
+        units = [_units(p.chunk) for p in passages[: self.max_passages]]
+        lead = _lead(units, q, wanted)
+        if lead is None:
+            return []
+        rank, unit, score = lead
         budget = _Budget(self.max_sentences, self.max_words)
         seen: set[str] = set()
-        first = _units(passages[0].chunk)
-        groups = (self._candidates(first, q, self.min_relevance)
-                  or self._candidates(first, q, float("-inf"))[:1])
-        picked = [(0, u) for u in self._take(groups, budget, seen)]
-        lead = {id(u) for u in groups[0].units} if groups else set()
-        options = [(i, self._candidates(_units(passages[i].chunk), q, self.second_passage_min))
-                   for i in range(1, min(len(passages), self.max_passages))]
+        why = f"best match for the question (score {score:.2f}, passage {passages[rank].n})"
+        if unit.kind == "step":
+            members = [u for u in units[rank] if u.group == unit.group]
+            group = _list_group(members, q, min_score=float("-inf"), max_steps=self.max_steps)
+            steps = [u for u in group[0].units if u.kind == "step" or
+                     not u.text.rstrip().endswith(":")]
+            lead_group = _Group(score, tuple(steps), is_list=True)
+            why = f"the step list of the {why}"
+        elif unit.kind == "item":  # a bulleted list: the matching item, then the others
+            items = [u for u in units[rank] if u.group == unit.group and u.kind == "item"]
+            others = [u for u in items if u is not unit][: self.max_steps - 1]
+            lead_group = _Group(score, (unit, *others), is_list=True)
+            why = f"the list of the {why}"
+        else:
+            lead_group = _Group(score, (unit,))
+        picked = [(rank, u, why) for u in self._take([lead_group], budget, seen)]
+        follow = [g for g in self._candidates(units[rank], q, self.min_relevance)
+                  if not set(map(id, g.units)) & set(map(id, lead_group.units))
+                  and not (len(g.units) == 1 and g.units[0].text.rstrip().endswith(":"))]
+        picked += [(rank, u, f"also matches the question (score {g.score:.2f})")
+                   for g in follow for u in self._take([g], budget, seen)]
+        options = [(i, self._candidates(us, q, self.second_passage_min))
+                   for i, us in enumerate(units) if i != rank]
         options = [(i, gs) for i, gs in options if gs]
         if options:
             i, groups = max(options, key=lambda o: (o[1][0].score, -o[0]))
-            picked += [(i, u) for u in self._take(groups, budget, seen)]
-        # The best match answers the question, so it comes first; the rest keeps reading order.
-        picked.sort(key=lambda p: (id(p[1]) not in lead, p[0], p[1].pos))
-        return [Sentence(u.text, (passages[i].n,)) for i, u in picked]
+            picked += [(i, u, f"another passage's best match (score {groups[0].score:.2f})")
+                       for u in self._take(groups[:1], budget, seen)]
+        head, rest = picked[:1], picked[1:]
+        lead_ids = {id(u) for u in lead_group.units}
+        rest.sort(key=lambda p: (id(p[1]) not in lead_ids, p[0] != rank, p[0], p[1].pos))
+        return [(Sentence(u.text, (passages[i].n,)), w) for i, u, w in head + rest]
 
     def _candidates(self, units: list[_Unit], q: frozenset[str], min_score: float
                     ) -> list[_Group]:

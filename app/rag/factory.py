@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from pathlib import Path
 
 from app.rag.answer import AnswerService, GatePolicy
 from app.rag.build import DenseParams, IndexBuilder
@@ -106,6 +107,36 @@ def make_generator(settings: Settings) -> Generator:
                            max_tokens=llm.max_tokens, temperature=llm.temperature)
 
 
+def decision_model(settings: Settings) -> AnswerabilityModel | None:
+    """The answerability model the gate uses, at the threshold for the configured target.
+
+    The operator's fitted model (``answer.decision_file``) when there is one, else the
+    shipped one; None when the gate is set to score bars, or when the model's signals came
+    from a reranker that is not the one loaded (the dense bars decide then).
+    """
+    a = settings.answer
+    if a.gate_score != "model":
+        return None
+    path = a.decision_file if a.decision_file.exists() else settings.shipped_decision
+    if not path.exists():
+        logger.warning("no answerability model at %s or %s: the answer gate uses the dense "
+                       "score bars", a.decision_file, settings.shipped_decision)
+        return None
+    model = AnswerabilityModel.load(path)
+    fitted = model.manifest.get("reranker")
+    current = reranker_path(settings) if settings.retrieval.rerank_depth > 0 else None
+    if "rerank_top" in model.signals and (
+            current is None or (fitted and Path(str(fitted)).name != Path(current).name)):
+        logger.warning("the answerability model in %s was fitted with the reranker %s, not "
+                       "%s: the answer gate uses the dense score bars; run `make calibrate`",
+                       path, fitted, current)
+        return None
+    model = model.with_target(a.max_false_answer_rate)
+    logger.info("answer decision by the model in %s (threshold %.3f for a false-answer rate "
+                "of %.2f)", path, model.threshold, a.max_false_answer_rate)
+    return model
+
+
 def gate_policy(settings: Settings) -> GatePolicy:
     a = settings.answer
     min_score, dense_min_score = a.min_score, a.dense_min_score
@@ -115,17 +146,15 @@ def gate_policy(settings: Settings) -> GatePolicy:
         dense_min_score = float(calibrated.get("dense_min_score", dense_min_score))
         logger.info("answer thresholds %.3f (reranker) and %.3f (dense) from %s",
                     min_score, dense_min_score, a.threshold_file)
-    model = AnswerabilityModel.load(a.decision_file) if a.decision_file.exists() else None
-    if model is not None:
-        logger.info("answer decision by the model in %s (threshold %.3f)", a.decision_file,
-                    model.threshold)
-    return GatePolicy(score=a.gate_score, min_score=min_score, model=model,
+    return GatePolicy(score="rerank" if a.gate_score == "rerank" else "dense",
+                      min_score=min_score, model=decision_model(settings),
                       min_score_agreement=min(a.min_score_agreement, min_score),
                       dense_min_score=dense_min_score,
                       dense_min_score_agreement=min(a.dense_min_score_agreement,
                                                     dense_min_score),
                       max_passages=a.max_passages, passage_ratio=a.passage_ratio,
-                      suggestions=a.suggestions)
+                      suggestions=a.suggestions,
+                      related_min_similarity=a.related_min_similarity)
 
 
 def make_answer_service(settings: Settings, *, embedder: Embedder,

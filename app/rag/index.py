@@ -95,6 +95,12 @@ class IndexVersion:
     _masks: dict[tuple[Any, ...], np.ndarray] = field(default_factory=dict, repr=False,
                                                       compare=False)
 
+    def article_ids(self) -> frozenset[str]:
+        """Ids of the help-center articles in this version (resolved tickets left out)."""
+        return frozenset(doc_id for doc_id, info in self.articles.items()
+                         if info["rows"] and self.chunks[info["rows"][0]].source_type
+                         == "article")
+
     def field_mask(self, filters: dict[str, list[str]]) -> np.ndarray | None:
         """Boolean mask of chunks matching every filter (values OR-ed within a field)."""
         if not filters:

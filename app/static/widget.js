@@ -40,6 +40,7 @@
       input: "Your question", placeholder: "Type your question\u2026", send: "Send",
       restart: "Start a new conversation", thinking: "Looking in the help center\u2026",
       sources: "Sources", sourceN: "Source {n}: {title}", suggestions: "These articles may help:",
+      maybe: "This may help (from our help center, not a confirmed answer):",
       helpful: "Helpful", notHelpful: "Not helpful", rate: "Was this answer helpful?",
       why: "What went wrong? (optional)", comment: "Anything else? (optional)",
       sendFeedback: "Send feedback", thanks: "Thanks for your feedback!",
@@ -61,6 +62,7 @@
       restart: "Neues Gespr\u00e4ch beginnen", thinking: "Suche im Hilfe-Center\u2026",
       sources: "Quellen", sourceN: "Quelle {n}: {title}",
       suggestions: "Diese Artikel k\u00f6nnten helfen:",
+      maybe: "Vielleicht hilft das (aus unserem Hilfe-Center, keine best\u00e4tigte Antwort):",
       helpful: "Hilfreich", notHelpful: "Nicht hilfreich", rate: "War diese Antwort hilfreich?",
       why: "Was war falsch? (optional)", comment: "Noch etwas? (optional)",
       sendFeedback: "Feedback senden", thanks: "Danke f\u00fcr Ihr Feedback!",
@@ -315,10 +317,18 @@
   function renderFallback(bubble, fallback) {
     bubble.parentNode.classList.add("gl-fallback");
     bubble.appendChild(el("p", {class: "gl-text", text: fallback.message}));
-    if (fallback.suggestions && fallback.suggestions.length) {
+    var rest = (fallback.suggestions || []).slice();
+    if (rest.length && rest[0].snippet) {
+      var best = rest.shift();
+      bubble.appendChild(el("div", {class: "gl-maybe"}, [
+        el("p", {text: T.maybe}),
+        el("blockquote", {text: best.snippet}),
+        el("p", {}, [link(best.url, best.title)])]));
+    }
+    if (rest.length) {
       bubble.appendChild(el("div", {class: "gl-suggestions"}, [
         el("p", {text: T.suggestions}),
-        el("ul", {}, fallback.suggestions.map(function (s) {
+        el("ul", {}, rest.map(function (s) {
           return el("li", {}, [link(s.url, s.title)]);
         }))]));
     }

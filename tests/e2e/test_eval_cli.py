@@ -73,7 +73,7 @@ def test_a_run_writes_its_folder_stores_itself_and_gates_against_a_baseline(
     assert {"dense", "sparse", "fused"} <= set(reset["stages"])
     assert reset["fallback"] is None and reset["citations"][0]["article_id"] == "t-reset"
     doorbell = next(r for r in records if r["id"] == "u-01")
-    assert doorbell["fallback"]["reason"] == "low_score"
+    assert doorbell["fallback"]["reason"] in ("off_topic", "low_confidence")
     assert all(c["article_id"] != "t-doorbell" for c in doorbell["contexts"])  # a draft
 
     config = json.loads((folder / "config.json").read_text())

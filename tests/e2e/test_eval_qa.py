@@ -111,7 +111,7 @@ def test_qa_indexes_the_corpus_answers_the_set_and_reuses_the_index_on_a_rerun(
     assert rent["ranked_article_ids"][0] == "bike-rent"
     assert rent["fallback"] is None and rent["citations"][0]["article_id"] == "bike-rent"
     assert {"dense", "sparse", "fused"} <= set(rent["stages"])
-    assert records["u2"]["fallback"]["reason"] == "low_score"
+    assert records["u2"]["fallback"]["reason"] in ("off_topic", "low_confidence")
 
     config = json.loads((out / "config.json").read_text())
     assert config["kb"] == {"path": str(qa_files[0]), "documents": 8, "build": "built",

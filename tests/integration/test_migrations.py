@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
@@ -25,7 +26,13 @@ from sqlmodel import Session, SQLModel, select
 from app import models
 from app.db import make_engine
 from app.migrate import main as migrate_main
-from app.migrations import BASELINE_TABLES, current_revision, head_revision
+from app.migrations import (
+    BASELINE,
+    BASELINE_TABLES,
+    alembic_config,
+    current_revision,
+    head_revision,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -97,7 +104,8 @@ def _rows() -> list[SQLModel]:
         models.Message(id="msg-1", conversation_id="conv-1", role="user", text="reset?",
                        created=T0),
         models.Message(id="msg-2", conversation_id="conv-1", role="assistant",
-                       text="Hold reset.", citations='[{"id": "kb-1"}]', created=T0),
+                       text="Hold reset.", citations='[{"id": "kb-1"}]', created=T0,
+                       trace='{"format": 1, "query": "reset?"}'),
         models.Feedback(message_id="msg-2", rating="up", created=T0),
         models.ConversationKey(conversation_id="conv-1", api_key_id="key-1"),
         models.Handoff(id="ho-1", conversation_id="conv-1", reason="customer_request",
@@ -149,10 +157,14 @@ def _schema(engine: Engine) -> dict[str, Any]:
             "unique": sorted(map(repr, inspector.get_unique_constraints(table))),
         }
     if engine.dialect.name == "sqlite":
+        # Whitespace aside: SQLite's ALTER TABLE ADD COLUMN writes the new column into the
+        # stored CREATE TABLE without the line break and tab that create_all puts before it.
         with engine.connect() as connection:
-            schema["sqlite_master"] = sorted(connection.exec_driver_sql(
-                "SELECT type, name, sql FROM sqlite_master WHERE tbl_name != 'alembic_version'"
-            ).all())
+            schema["sqlite_master"] = sorted(
+                (kind, name, " ".join(sql.split()) if sql else sql)
+                for kind, name, sql in connection.exec_driver_sql(
+                    "SELECT type, name, sql FROM sqlite_master "
+                    "WHERE tbl_name != 'alembic_version'").all())
     return schema
 
 
@@ -224,6 +236,38 @@ def test_the_guard_sees_a_column_and_a_type_the_revisions_lack(new_url):
     engine.dispose()
     kinds = [d[0] if isinstance(d, tuple) else d[0][0] for d in differences]
     assert sorted(kinds) == ["add_column", "modify_type"], differences
+
+
+def test_a_database_at_the_baseline_gets_message_trace_keeping_its_messages(new_url):
+    url = new_url()
+    engine = make_engine(url, upgrade=False)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), BASELINE)
+    with engine.begin() as connection:
+        assert "trace" not in {c["name"] for c in sa.inspect(connection).get_columns("message")}
+        connection.execute(sa.text("INSERT INTO conversation (id, created, customer) "
+                                   "VALUES ('conv-1', :t, '{}')"), {"t": T0})
+        connection.execute(sa.text(
+            "INSERT INTO message (id, conversation_id, role, text, query, citations, "
+            "index_version, generator, timings, created) VALUES "
+            "('msg-1', 'conv-1', 'assistant', 'Hold reset.', 'reset?', '[]', 'v1', "
+            "'extractive', '{}', :t)"), {"t": T0})
+    engine.dispose()
+
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        assert current_revision(connection) == head_revision()
+        trace = {c["name"]: c for c in sa.inspect(connection).get_columns("message")}["trace"]
+    assert trace["nullable"] and isinstance(trace["type"], sa.Text)
+    assert _differences(engine) == []
+    with Session(engine) as session:
+        old = session.get(models.Message, "msg-1")
+        assert old is not None and old.text == "Hold reset." and old.trace is None
+        old.trace = '{"format": 1}'
+        session.commit()
+        session.refresh(old)
+        assert old.trace == '{"format": 1}'
+    engine.dispose()
 
 
 def test_concurrent_starts_migrate_once(new_url):

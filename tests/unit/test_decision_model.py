@@ -3,6 +3,7 @@ fitting it for a target false-answer rate, and the gate deciding with it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -74,16 +75,44 @@ def test_the_gate_decides_with_the_model_when_there_is_one() -> None:
                             generator=ExtractiveGenerator(), verifier=None,  # type: ignore[arg-type]
                             policy=GatePolicy(dense_min_score=0.99, model=_model(0.6)))
     candidates = [_candidate("ret", dense=0.3, rerank=0.9)]
-    score, _, fallback = service._gate(candidates, {"rerank_top": 0.9})
-    assert fallback is None and score > 0.6  # the dense bar alone would have refused
-    score, _, fallback = service._gate(candidates, {"rerank_top": 0.3})
-    assert fallback is not None and fallback.reason == "low_score" and score < 0.6
+    gate = service._gate(candidates, {"rerank_top": 0.9})
+    assert gate.fallback is None and gate.score > 0.6  # the dense bar alone would have refused
+    assert gate.kind == "model" and gate.threshold == 0.6
+    gate = service._gate(candidates, {"rerank_top": 0.3})
+    # dense 0.3 is below the default related_min_similarity: nothing related, off_topic
+    assert gate.fallback is not None and gate.fallback.reason == "off_topic"
+    assert gate.score < 0.6
 
 
-def test_the_factory_reads_a_fitted_model_from_var_dir(tmp_path: Path) -> None:
-    assert gate_policy(Settings(var_dir=tmp_path)).model is None
+def test_the_factory_prefers_the_operators_model_to_the_shipped_one(tmp_path: Path) -> None:
+    shipped = gate_policy(Settings(var_dir=tmp_path)).model
+    assert shipped is not None and shipped.manifest["dataset"]  # data/models/answerability.json
     (tmp_path / "decision.json").write_text(_model(0.42).to_json(), encoding="utf-8")
     assert gate_policy(Settings(var_dir=tmp_path)).model.threshold == 0.42  # type: ignore[union-attr]
+    bars = Settings(var_dir=tmp_path, answer={"gate_score": "dense"})
+    assert gate_policy(bars).model is None
+
+
+def test_a_model_fitted_with_another_reranker_is_not_used(tmp_path: Path) -> None:
+    model = _model()
+    other = replace(model, manifest={"reranker": "other-model"})
+    (tmp_path / "decision.json").write_text(other.to_json(), encoding="utf-8")
+    assert gate_policy(Settings(var_dir=tmp_path)).model is None  # the dense bars decide
+    no_rerank = Settings(var_dir=tmp_path, retrieval={"rerank_depth": 0})
+    (tmp_path / "decision.json").write_text(model.to_json(), encoding="utf-8")
+    assert gate_policy(no_rerank).model is None
+
+
+def test_the_configured_false_answer_rate_picks_the_fitted_threshold(tmp_path: Path) -> None:
+    model = replace(_model(0.7), thresholds={"0.05": 0.9, "0.1": 0.8, "0.2": 0.6})
+    assert model.for_target(0.1) == 0.8 and model.for_target(0.15) == 0.8
+    assert model.for_target(0.5) == 0.6 and model.for_target(0.01) == 0.9  # strictest
+    assert replace(model, thresholds={}).for_target(0.1) == 0.7
+    path = tmp_path / "decision.json"
+    path.write_text(model.to_json(), encoding="utf-8")
+    assert AnswerabilityModel.load(path).thresholds == model.thresholds
+    settings = Settings(var_dir=tmp_path, answer={"max_false_answer_rate": 0.2})
+    assert gate_policy(settings).model.threshold == 0.6  # type: ignore[union-attr]
 
 
 def test_the_threshold_meets_the_target_false_answer_rate() -> None:
@@ -107,3 +136,53 @@ def test_fitting_on_records_learns_the_separating_signal() -> None:
     strongest = max(range(len(DECISION_SIGNALS)), key=lambda i: abs(model.weights[i]))
     assert DECISION_SIGNALS[strongest] == "rerank_top"
     assert model.manifest["out_of_fold"] == quality and model.manifest["questions"] == 120
+    # one threshold per target, stricter for smaller targets, each met out of fold
+    targets = sorted(model.thresholds, key=float)
+    assert [model.thresholds[t] for t in targets] == sorted(model.thresholds.values(),
+                                                               reverse=True)
+    for target, rates in quality["targets"].items():
+        assert rates["false_answer_rate"] <= float(target)
+    assert 0 <= quality["expected_calibration_error"] < 0.15
+    assert sum(row["questions"] for row in quality["reliability"]) == 120
+
+
+def test_calibration_error_is_zero_when_predictions_match_outcomes() -> None:
+    from eval.decision import expected_calibration_error, reliability
+
+    probs = np.array([0.05] * 20 + [0.95] * 20)
+    y = np.array([0.0] * 19 + [1.0] + [1.0] * 19 + [0.0])
+    assert expected_calibration_error(probs, y) == pytest.approx(0.0)
+    over = np.array([0.9] * 10)
+    assert expected_calibration_error(over, np.array([1.0] * 5 + [0.0] * 5)) == pytest.approx(0.4)
+    table = reliability(probs, y)
+    assert [row["questions"] for row in table] == [20, 20]
+
+
+def test_a_model_decides_only_on_the_knowledge_base_it_was_fitted_on() -> None:
+    model = replace(_model(), manifest={"articles": ["a", "b", "c", "d"]})
+    assert model.fits({"a", "b", "c", "d", "e"})  # an article added since: still fits
+    assert not model.fits({"a", "b", "x"})  # Jaccard 2/5: another knowledge base
+    assert model.fits({"a", "b", "c"})  # 3/4
+    assert not model.fits({"x", "y", "z"})
+    assert _model().fits({"x"})  # a model that lists no articles applies everywhere
+
+
+class _Index:
+    def __init__(self, name: str, articles: set[str]) -> None:
+        self.name, self._articles = name, frozenset(articles)
+
+    def article_ids(self) -> frozenset[str]:
+        return self._articles
+
+
+def test_the_service_falls_back_to_the_score_bars_on_another_knowledge_base() -> None:
+    model = replace(_model(0.6), manifest={"articles": ["ret", "ship"]})
+    service = AnswerService(retriever=None, reranker=None,  # type: ignore[arg-type]
+                            generator=ExtractiveGenerator(), verifier=None,  # type: ignore[arg-type]
+                            policy=GatePolicy(dense_min_score=0.5, model=model))
+    assert service.model_decides(_Index("v1", {"ret", "ship", "cam"}))  # type: ignore[arg-type]
+    assert not service.model_decides(_Index("v2", {"bike"}))  # type: ignore[arg-type]
+    candidates = [_candidate("ret", dense=0.7, rerank=0.1)]
+    assert service._gate(candidates, {"rerank_top": 0.1}, use_model=False).kind == "dense"
+    assert service._gate(candidates, {"rerank_top": 0.1}, use_model=False).fallback is None
+    assert service._gate(candidates, {"rerank_top": 0.1}).fallback is not None
