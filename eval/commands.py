@@ -298,7 +298,7 @@ def _fit_decision(args: argparse.Namespace, settings: Settings,
     r = settings.retrieval
     manifest = {"created_at": utcnow().isoformat(timespec="seconds"),
                 "embedder": settings.embedder.model,
-                "reranker": Path(reranker).name if reranker else None,
+                "reranker": Path(reranker).name if reranker and r.rerank_depth > 0 else None,
                 "rerank_depth": r.rerank_depth, "rerank_fusion_weight": r.rerank_fusion_weight,
                 "index_version": index_version, "dataset": dataset["name"],
                 "selection": dataset["selection"],

@@ -171,9 +171,11 @@ class AnswerService:
             timings["rerank"] = reranked.ms
             depth, reduced = reranked.depth, reranked.reduced
             candidates = list(reranked.candidates)
+        t = time.perf_counter()
         signals = decision_signals(query, candidates, index.sparse)
         gate = self._gate(candidates, signals, query=query,
                           use_model=self.model_decides(index))
+        timings["decide"] = _ms(t)
         passages = () if gate.fallback else self.passages(candidates)
         return Prepared(query, tuple(candidates), passages, gate.score, gate.agreement,
                         gate.fallback, depth, reduced, timings, signals, gate.kind,

@@ -87,9 +87,14 @@ def reranker_path(settings: Settings) -> str | None:
 
 
 def make_reranker(settings: Settings) -> Reranker | None:
+    """The cross-encoder, loaded only where it is used: reranking (``rerank_depth`` > 0) or
+    checking an LLM's sentences against their passages."""
+    if settings.retrieval.rerank_depth == 0 and not settings.llm.base_url:
+        logger.info("reranking is off (GROUNDLINE_RETRIEVAL__RERANK_DEPTH=0)")
+        return None
     path = reranker_path(settings)
     if path is None:
-        logger.warning("no cross-encoder reranker configured: the answer gate uses dense scores")
+        logger.warning("no cross-encoder reranker configured")
         return None
     return CrossEncoderReranker(path, max_length=settings.retrieval.reranker_max_length,
                                 int8=settings.retrieval.reranker_int8,
@@ -112,7 +117,8 @@ def decision_model(settings: Settings) -> AnswerabilityModel | None:
 
     The operator's fitted model (``answer.decision_file``) when there is one, else the
     shipped one; None when the gate is set to score bars, or when the model's signals came
-    from a reranker that is not the one loaded (the dense bars decide then).
+    from another reranker than the one loaded, or with reranking on where it was fitted
+    without (or the reverse): the dense bars decide then.
     """
     a = settings.answer
     if a.gate_score != "model":
@@ -125,8 +131,8 @@ def decision_model(settings: Settings) -> AnswerabilityModel | None:
     model = AnswerabilityModel.load(path)
     fitted = model.manifest.get("reranker")
     current = reranker_path(settings) if settings.retrieval.rerank_depth > 0 else None
-    if "rerank_top" in model.signals and (
-            current is None or (fitted and Path(str(fitted)).name != Path(current).name)):
+    if "reranker" in model.manifest and (Path(str(fitted)).name if fitted else None) != (
+            Path(current).name if current else None):
         logger.warning("the answerability model in %s was fitted with the reranker %s, not "
                        "%s: the answer gate uses the dense score bars; run `make calibrate`",
                        path, fitted, current)

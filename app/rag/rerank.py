@@ -31,6 +31,8 @@ from app.rag.types import Candidate
 
 logger = logging.getLogger(__name__)
 
+MODEL_DEPTH = 20  # the rerank depth the shipped model is measured and blended at
+
 
 class CrossEncoderReranker:
     """A sentence-transformers ``CrossEncoder`` with one output, scores in [0, 1]."""

@@ -115,7 +115,18 @@ def run_load(url: str, questions: Sequence[Question], *, api_key: str, concurren
             "latency_ms": summary(s.ms for s in ok), "errors": len(errors),
             "error_kinds": sorted({f"{s.status} {s.error[:60]}" for s in errors})[:5],
             "rerank_ms": summary(s.timings["rerank"] for s in ok if "rerank" in s.timings),
-            "rerank_depth": summary(s.rerank_depth for s in ok if s.rerank_depth)}
+            "rerank_depth": summary(s.rerank_depth for s in ok if s.rerank_depth),
+            "decided_and_composed_share": _decided_share(ok),
+            "latency_ms_decided_and_composed": summary(s.ms for s in ok if _decided(s))}
+
+
+def _decided(s: Sample) -> bool:
+    """The answer decision ran and the answer's sentences were chosen (generated)."""
+    return "decide" in s.timings and "generate" in s.timings
+
+
+def _decided_share(ok: Sequence[Sample]) -> float | None:
+    return round(sum(map(_decided, ok)) / len(ok), 3) if ok else None
 
 
 def latency_report(samples: Sequence[Sample], *, warmup: Sequence[Sample] = ()) -> dict[str, Any]:
@@ -128,6 +139,8 @@ def latency_report(samples: Sequence[Sample], *, warmup: Sequence[Sample] = ()) 
     return {
         "questions": len(samples), "errors": len(samples) - len(ok),
         "e2e_ms": summary(s.ms for s in ok),
+        "decided_and_composed_share": _decided_share(ok),
+        "e2e_ms_decided_and_composed": summary(s.ms for s in ok if _decided(s)),
         "stages_ms": stage_summaries([s.timings for s in ok]),
         "first_request_ms": round(warmup[0].ms, 1) if warmup else None,
         "answered": sum(s.fallback is None for s in ok),

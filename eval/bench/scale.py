@@ -31,13 +31,31 @@ TOUCH_LINE = "\n\nBenchmark edit: this paragraph is added and removed to test re
 def bench_settings(root: Path, **overrides: Any) -> Settings:
     """Settings of a benchmark knowledge base under ``root`` (environment still applies)."""
     # Every question passes the answer gate, so each request pays for generation and
-    # citation checks (the slower path) whatever the reranker's scores are.
+    # citation checks (the slower path) whatever the scores are. The shipped answerability
+    # model still computes its probability for every request, at a threshold of 0 and for
+    # any knowledge base.
     always = {"min_score": 0.0, "min_score_agreement": 0.0, "dense_min_score": -1.0,
-              "dense_min_score_agreement": -1.0, "threshold_file": root / "no-threshold.json"}
+              "dense_min_score_agreement": -1.0, "threshold_file": root / "no-threshold.json",
+              "decision_file": always_answering_model(root)}
     values: dict[str, Any] = {"var_dir": root, "index": {"dir": root / "index"},
                               "embedder": {"model": STANDIN_NAME}, "answer": always,
                               **overrides}
     return Settings(**values)
+
+
+def always_answering_model(root: Path) -> Path:
+    """The shipped answerability model with every threshold at 0, written under ``root``."""
+    from dataclasses import replace
+
+    from app.rag.decide import AnswerabilityModel
+
+    shipped = AnswerabilityModel.load(Settings().shipped_decision)
+    manifest = {k: v for k, v in shipped.manifest.items() if k != "articles"}
+    model = replace(shipped, threshold=0.0, thresholds={}, manifest=manifest)
+    path = root / "always-answer-decision.json"
+    root.mkdir(parents=True, exist_ok=True)
+    path.write_text(model.to_json(), encoding="utf-8")
+    return path
 
 
 def standin_builder(settings: Settings, embedder: Embedder):  # type: ignore[no-untyped-def]

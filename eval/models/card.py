@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from app.rag.rerank import MODEL_DEPTH
 from app.settings import get_settings
 from eval.models.corpus import RERANKED, reranked_system, weights_digest
 from ingest.models.reranker.records import DataParams
@@ -391,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     card = render(args.model, record, reports, weight=settings.retrieval.rerank_fusion_weight,
-                  depth=settings.retrieval.rerank_depth)
+                  depth=settings.retrieval.rerank_depth or MODEL_DEPTH)
     (args.model / "README.md").write_text(card, encoding="utf-8")
     print(f"wrote {args.model / 'README.md'}")
     return 0

@@ -37,6 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from app.rag.protocols import Embedder, Reranker
+from app.rag.rerank import MODEL_DEPTH
 from app.settings import Settings, get_settings
 from eval.datasets import DatasetError
 from eval.models import adapters
@@ -95,8 +96,10 @@ def parse_args(argv: Sequence[str] | None, settings: Settings) -> argparse.Names
     parser.add_argument("--max-length", type=int, default=None,
                         help="cross-encoder max tokens (default: the model's own)")
     add_runtime_options(parser, r)
-    parser.add_argument("--depths", type=_ints, default=[r.rerank_depth], metavar="N,...",
-                        help=f"rerank depths (default: {r.rerank_depth}, the served one)")
+    depth = r.rerank_depth or MODEL_DEPTH
+    parser.add_argument("--depths", type=_ints, default=[depth], metavar="N,...",
+                        help=f"rerank depths (default: {depth}, the served one, or the "
+                             "shipped model's when reranking is off)")
     parser.add_argument("--weights", type=_floats, default=[0.0, r.rerank_fusion_weight],
                         metavar="W,...", help="blend weights of the first stage (default: "
                         f"0,{r.rerank_fusion_weight}: the reranker alone and as served)")

@@ -131,7 +131,8 @@ def test_a_run_with_a_cross_encoder_records_the_rerank_stage_and_calibrates_it(
     from app.rag.factory import gate_policy
 
     settings = eval_settings.model_copy(update={
-        "retrieval": eval_settings.retrieval.model_copy(update={"reranker": tiny_cross_encoder}),
+        "retrieval": eval_settings.retrieval.model_copy(update={"reranker": tiny_cross_encoder,
+                                                                "rerank_depth": 20}),
         "answer": eval_settings.answer.model_copy(update={"gate_score": "rerank"})})
     assert run_eval(settings, embedder, "--name", "rr", "--limit", "4", "--no-gates") == 0
     folder = only_run(settings, "-rr")

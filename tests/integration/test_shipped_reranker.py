@@ -48,7 +48,7 @@ def shipped():
     from app.rag.factory import make_reranker
     from app.settings import Settings
 
-    reranker = make_reranker(Settings())
+    reranker = make_reranker(Settings(retrieval={"rerank_depth": 20}))
     assert reranker is not None
     return reranker
 
@@ -75,7 +75,8 @@ def test_the_onnx_runtime_scores_the_shipped_model_as_torch_does(shipped, tmp_pa
     from app.rag.rerank import CrossEncoderReranker
     from app.settings import Settings
 
-    settings = Settings(var_dir=tmp_path, retrieval={"reranker_backend": "onnx"})
+    settings = Settings(var_dir=tmp_path, retrieval={"reranker_backend": "onnx",
+                                                      "rerank_depth": 20})
     onnx = make_reranker(settings)
     assert onnx is not None and onnx.backend == "onnx" and onnx.int8
     assert onnx._onnx.path.parent == tmp_path / "cache" / "onnx"  # exported at first load
@@ -107,9 +108,10 @@ def test_the_model_card_and_training_record_are_shipped():
     assert "SciFact" in card and "DSTC10" in card
 
 
-def test_the_served_app_reranks_with_the_shipped_model_by_default(shipped, tmp_path, embedder,
-                                                                  monkeypatch):
-    """The real app, started as `make run` starts it, over HTTP: no reranker setting at all."""
+def test_the_served_app_reranks_with_the_shipped_model_when_a_depth_is_set(
+        shipped, tmp_path, embedder, monkeypatch):
+    """The real app over HTTP with a rerank depth and no reranker setting: the shipped model.
+    By default (depth 0) no reranker is loaded at all."""
     import httpx
 
     from app.main import create_app
@@ -118,8 +120,12 @@ def test_the_served_app_reranks_with_the_shipped_model_by_default(shipped, tmp_p
 
     monkeypatch.chdir(ROOT)  # the shipped model is found relative to the working directory
     settings, engine = index_fixture_kb(tmp_path, embedder)
+    from app.rag.factory import make_reranker
+    from app.settings import Settings
+
+    assert make_reranker(settings.model_copy(update={"retrieval": Settings().retrieval})) is None
     served = settings.model_copy(update={
-        "retrieval": settings.retrieval.model_copy(update={"reranker": ""})})
+        "retrieval": settings.retrieval.model_copy(update={"reranker": "", "rerank_depth": 20})})
     keys = make_keys(engine)
     with serve(create_app(served)) as url:
         r = httpx.post(f"{url}/v1/chat", headers=widget_headers(keys), timeout=60,

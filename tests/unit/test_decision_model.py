@@ -94,13 +94,19 @@ def test_the_factory_prefers_the_operators_model_to_the_shipped_one(tmp_path: Pa
 
 
 def test_a_model_fitted_with_another_reranker_is_not_used(tmp_path: Path) -> None:
-    model = _model()
-    other = replace(model, manifest={"reranker": "other-model"})
-    (tmp_path / "decision.json").write_text(other.to_json(), encoding="utf-8")
-    assert gate_policy(Settings(var_dir=tmp_path)).model is None  # the dense bars decide
-    no_rerank = Settings(var_dir=tmp_path, retrieval={"rerank_depth": 0})
-    (tmp_path / "decision.json").write_text(model.to_json(), encoding="utf-8")
-    assert gate_policy(no_rerank).model is None
+    model = replace(_model(), manifest={"reranker": "support-reranker"})
+    path = tmp_path / "decision.json"
+    path.write_text(model.to_json(), encoding="utf-8")
+    reranking = Settings(var_dir=tmp_path, retrieval={"rerank_depth": 20})
+    plain = Settings(var_dir=tmp_path)  # reranking off, the default
+    assert gate_policy(reranking).model is not None
+    assert gate_policy(plain).model is None  # the dense bars decide
+    path.write_text(replace(model, manifest={"reranker": "other-model"}).to_json(),
+                    encoding="utf-8")
+    assert gate_policy(reranking).model is None
+    path.write_text(replace(model, manifest={"reranker": None}).to_json(), encoding="utf-8")
+    assert gate_policy(plain).model is not None  # fitted without reranking
+    assert gate_policy(reranking).model is None
 
 
 def test_the_configured_false_answer_rate_picks_the_fitted_threshold(tmp_path: Path) -> None:
