@@ -14,7 +14,8 @@ model happens to produce:
   is called;
 - ``model_declined``: the generator answered with the refusal sentence;
 - ``unsupported``: no sentence of the generated answer survived citation verification;
-- ``generator_error``: the configured generator and the extractive fallback both failed.
+- ``generator_error``: a reason older stored messages may carry; a configured generator that
+  fails before saying anything is replaced by the extractive answer.
 """
 
 from __future__ import annotations
