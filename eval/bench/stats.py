@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
-STAGES = ("rewrite", "dense", "sparse", "fuse", "rerank", "generate", "total")
+STAGES = ("rewrite", "dense", "sparse", "fuse", "rerank", "decide", "generate", "total")
 RETRIEVAL_STAGES = ("rewrite", "dense", "sparse", "fuse")
 
 
