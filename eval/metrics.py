@@ -52,6 +52,7 @@ class Outcome:
     key_facts: tuple[str, ...] = ()
     avoid_facts: tuple[str, ...] = ()
     split: str = ""
+    gate_kind: str = ""  # model | rerank | dense: what gate_score is
     reason: str = ""  # the fallback reason; empty for an answer
     snippet: str = ""  # what a low_confidence fallback offered as "this may help"
 
@@ -71,6 +72,7 @@ def outcome_from_record(record: Mapping[str, Any]) -> Outcome:
         key_facts=tuple(record.get("key_facts", ())),
         avoid_facts=tuple(record.get("avoid_facts", ())),
         split=record.get("split") or "",
+        gate_kind=str(record.get("gate", {}).get("kind", "")),
         reason=(record.get("fallback") or {}).get("reason", ""),
         snippet=(record.get("fallback") or {}).get("snippet", ""),
     )
@@ -180,6 +182,18 @@ def outcome_metrics(outcomes: Sequence[Outcome]) -> dict[str, float | None]:
     }
 
 
+def decision_calibration(outcomes: Sequence[Outcome]) -> dict[str, float | None]:
+    """Expected calibration error of the answerability model's probabilities (10 bins) when
+    the model decided every question, else None."""
+    from eval.decision import expected_calibration_error
+
+    if not outcomes or any(o.gate_kind != "model" for o in outcomes):
+        return {"decision_calibration_error": None}
+    probs = np.array([o.gate_score for o in outcomes])
+    y = np.array([1.0 if o.answerable else 0.0 for o in outcomes])
+    return {"decision_calibration_error": expected_calibration_error(probs, y)}
+
+
 def citation_precision(outcomes: Sequence[Outcome]) -> float | None:
     """Share of citations, over answered answerable questions, that name a gold article.
 
@@ -235,7 +249,7 @@ def core_metrics(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     return {"questions": len(outcomes),
             "answerable": sum(o.answerable for o in outcomes),
             **retrieval_metrics(outcomes), **abstention_metrics(outcomes),
-            **outcome_metrics(outcomes),
+            **outcome_metrics(outcomes), **decision_calibration(outcomes),
             "citation_precision": citation_precision(outcomes),
             "gold_cited_rate": gold_cited_rate(outcomes), **answer_metrics(outcomes)}
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from app.rag.trace import outcome_of
 from eval import plots
 from eval.answers import states
@@ -18,7 +20,8 @@ from eval.gates import GateResult
 HEADLINE = ("recall@1", "recall@5", "mrr", "ndcg@10", "gold_coverage@5", "abstention_precision",
             "abstention_recall", "answered_rate", "answered_rate_answerable",
             "false_answer_rate", "citation_precision", "gold_cited_rate",
-            "decision_balanced_accuracy", "suggested_rate_answerable",
+            "decision_balanced_accuracy", "decision_calibration_error",
+            "suggested_rate_answerable",
             "suggested_rate_unanswerable", "declined_rate_unanswerable",
             "suggestion_states_fact", "answer_correct", "fact_first", "answer_words_p50",
             "answer_words_p90")
@@ -217,6 +220,13 @@ def write_report(run_dir: Path, *, records: Sequence[Mapping[str, Any]],
         plots.category_bars(metrics["by_tag"], path=run_dir / "categories.png"),
         plots.latency_bars(metrics["latency_ms"], path=run_dir / "latency.png"),
     ]
+    decided = [r for r in records if r.get("gate", {}).get("kind") == "model"]
+    if decided and len(decided) == len(records):
+        from eval.decision import reliability
+
+        probs = np.array([float(r["gate"]["score"]) for r in decided])
+        y = np.array([1.0 if r["answerable"] else 0.0 for r in decided])
+        images.append(plots.reliability(reliability(probs, y), path=run_dir / "reliability.png"))
     doc = Doc(f"Evaluation {run_dir.name}")
     _summary(doc, metrics, config=config)
     _gates(doc, gate_results, label=gate_baseline)

@@ -185,3 +185,25 @@ def test_compare_lists_questions_whose_decision_or_hit_changed():
     assert outcome_changes(before, after) == [
         ("q2", "answered, hit@5", "answered, miss"),
         ("u1", "fallback (low_score)", "answered")]
+
+
+def test_outcome_shares_and_the_decisions_calibration_error() -> None:
+    from eval.metrics import Outcome, decision_calibration, outcome_metrics
+
+    def o(i: int, answerable: bool, reason: str = "", snippet: str = "",
+          score: float = 0.5, kind: str = "model") -> Outcome:
+        return Outcome(id=str(i), answerable=answerable, gold=("a",), ranked_articles=("a",),
+                       answered=not reason, key_facts=("45 days",) if answerable else (),
+                       reason=reason, snippet=snippet, gate_score=score, gate_kind=kind)
+
+    outcomes = [o(1, True), o(2, True, "low_confidence", "You have 45 days."),
+                o(3, True, "low_confidence", "Keep the box."), o(4, False, "low_confidence"),
+                o(5, False, "off_topic"), o(6, False)]
+    shares = outcome_metrics(outcomes)
+    assert shares["suggested_rate_answerable"] == round(2 / 3, 4)
+    assert shares["suggested_rate_unanswerable"] == round(1 / 3, 4)
+    assert shares["declined_rate_unanswerable"] == round(1 / 3, 4)
+    assert shares["suggestion_states_fact"] == 0.5
+    assert decision_calibration(outcomes)["decision_calibration_error"] == pytest.approx(0.0)
+    bars = [o(7, True, kind="dense")]
+    assert decision_calibration(outcomes + bars)["decision_calibration_error"] is None
