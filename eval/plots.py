@@ -106,13 +106,14 @@ def tradeoff_curve(curve: Sequence[Mapping[str, float]], *, chosen: float, path:
     return path
 
 
-def reliability(table: Sequence[Mapping[str, float]], *, path: Path) -> Path:
+def reliability(table: Sequence[Mapping[str, float]], *, path: Path,
+                label: str = "answerability model (out of fold)") -> Path:
     """Predicted probability against the observed share of answerable questions, per bin."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 5))
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfectly calibrated")
     ax.plot([row["predicted"] for row in table], [row["answerable"] for row in table],
-            marker="o", label="answerability model (out of fold)")
+            marker="o", label=label)
     for row in table:
         ax.annotate(str(int(row["questions"])), (row["predicted"], row["answerable"]),
                     textcoords="offset points", xytext=(4, -10), fontsize=8)

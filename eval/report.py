@@ -226,7 +226,8 @@ def write_report(run_dir: Path, *, records: Sequence[Mapping[str, Any]],
 
         probs = np.array([float(r["gate"]["score"]) for r in decided])
         y = np.array([1.0 if r["answerable"] else 0.0 for r in decided])
-        images.append(plots.reliability(reliability(probs, y), path=run_dir / "reliability.png"))
+        images.append(plots.reliability(reliability(probs, y), path=run_dir / "reliability.png",
+                                        label="answerability model, this run"))
     doc = Doc(f"Evaluation {run_dir.name}")
     _summary(doc, metrics, config=config)
     _gates(doc, gate_results, label=gate_baseline)
