@@ -274,8 +274,12 @@ class AnswerService:
             t = time.perf_counter()
             gen = self._sentences(prepared, history=history, style=style)
             generator_name = self.generator.name
+            first_of_article = _first_of_article(prepared.passages)
             try:
                 for sentence, why in gen:
+                    # Each article is cited once: passages of one article share its number.
+                    sentence = Sentence(sentence.text, tuple(dict.fromkeys(
+                        first_of_article.get(n, n) for n in sentence.citations)))
                     sentences.append(sentence)
                     whys.append(why)
                     yield Event("delta", _render([sentence], first=len(sentences) == 1))
@@ -406,6 +410,12 @@ def _citations(sentences: Sequence[Sentence], passages: Sequence[Passage]
                             score=round(p.score, 4), source_type=p.chunk.source_type,
                             updated_at=p.chunk.updated_at))
     return tuple(out)
+
+
+def _first_of_article(passages: Sequence[Passage]) -> dict[int, int]:
+    """Each passage's number mapped to the number of the first passage of its article."""
+    first: dict[str, int] = {}
+    return {p.n: first.setdefault(p.chunk.article_id, p.n) for p in passages}
 
 
 def _marked(sentence: Sentence) -> str:

@@ -275,22 +275,43 @@
                                                           text: ds.greeting || T.greeting}));
   }
 
-  function textWithMarkers(text, citations) {
-    var byN = {};
-    (citations || []).forEach(function (c) { byN[c.n] = c; });
-    var p = el("p", {class: "gl-text"});
+  function markedLine(node, text, byN) {
     var last = 0;
     text.replace(/\[(\d+)\]/g, function (marker, n, at) {
-      p.appendChild(document.createTextNode(text.slice(last, at)));
+      node.appendChild(document.createTextNode(text.slice(last, at)));
       var c = byN[n];
-      p.appendChild(c ? link(c.url, "[" + n + "]", {
+      node.appendChild(c ? link(c.url, "[" + n + "]", {
         class: "gl-cite", "aria-label": fmt(T.sourceN, {n: n, title: c.title})})
         : document.createTextNode(marker));
       last = at + marker.length;
       return marker;
     });
-    p.appendChild(document.createTextNode(text.slice(last)));
-    return p;
+    node.appendChild(document.createTextNode(text.slice(last)));
+    return node;
+  }
+
+  // Prose as paragraphs; "1. ..." and "- ..." lines as numbered and bulleted lists.
+  function textWithMarkers(text, citations) {
+    var byN = {};
+    (citations || []).forEach(function (c) { byN[c.n] = c; });
+    var box = el("div", {class: "gl-text"});
+    var list = null, kind = "";
+    text.split("\n").forEach(function (line) {
+      var m = /^\s*(?:(\d+)[.)]|[-*])\s+(.*)$/.exec(line);
+      if (!m) {
+        list = null;
+        if (line.trim()) box.appendChild(markedLine(el("p", {}), line, byN));
+        return;
+      }
+      var want = m[1] ? "ol" : "ul";
+      if (!list || kind !== want) {
+        list = el(want, m[1] && m[1] !== "1" ? {start: m[1]} : {});
+        kind = want;
+        box.appendChild(list);
+      }
+      list.appendChild(markedLine(el("li", {}), m[2], byN));
+    });
+    return box;
   }
 
   function renderAnswer(bubble, data) {

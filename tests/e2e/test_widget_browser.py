@@ -23,6 +23,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 ANSWERABLE = "How many days do I have to return hardware?"
 OUT_OF_SCOPE = "What is the capital of France?"
+RELATED = "Can I return a gift card?"  # the returns article is related but does not say
 HELP_SITE = "https://help.example.test/articles/"
 ON_HELP_SITE = re.compile("^" + re.escape(HELP_SITE))
 
@@ -105,13 +106,21 @@ def test_the_demo_widget_end_to_end(demo, browser):
     popup.close()
     expect(page.get_by_role("status")).to_contain_text("45 days")
 
-    # Out of scope: the fallback with suggested articles and a way to a person.
+    # Out of scope: "I don't know", nothing suggested, a way to a person.
     ask(page, OUT_OF_SCOPE)
-    fallback = page.locator(".gl-fallback")
+    fallback = page.locator(".gl-fallback").last
     expect(fallback).to_contain_text("rather not guess")
-    expect(fallback.locator(".gl-suggestions a").first).to_have_attribute(
-        "href", ON_HELP_SITE)
+    expect(fallback.locator(".gl-suggestions")).to_have_count(0)
     expect(fallback.get_by_role("button", name="Talk to a person")).to_be_visible()
+
+    # Related but not answered: "this may help", the best passage quoted as a suggestion.
+    ask(page, RELATED)
+    maybe = page.locator(".gl-fallback").last
+    expect(maybe).to_contain_text("not sure")
+    expect(maybe.locator(".gl-maybe")).to_contain_text("not a confirmed answer")
+    expect(maybe.locator(".gl-maybe blockquote")).to_contain_text("return")
+    expect(maybe.locator(".gl-maybe a").first).to_have_attribute("href", ON_HELP_SITE)
+    expect(maybe.get_by_role("button", name="Talk to a person")).to_be_visible()
 
     # Thumbs down on the answer, with a reason.
     answer.get_by_role("button", name="Not helpful").click()
@@ -125,12 +134,12 @@ def test_the_demo_widget_end_to_end(demo, browser):
 
     # Reload: the conversation comes back as it was answered.
     page.reload()
-    expect(page.locator(".gl-user")).to_have_count(2)
+    expect(page.locator(".gl-user")).to_have_count(3)
     restored = page.locator(".gl-bot").first
     expect(restored.locator("a.gl-cite").first).to_have_attribute("href", ON_HELP_SITE)
     expect(restored.get_by_role("button", name="Not helpful")).to_have_attribute(
         "aria-pressed", "true")
-    expect(page.locator(".gl-fallback .gl-suggestions a").first).to_be_visible()
+    expect(page.locator(".gl-fallback .gl-maybe blockquote").first).to_be_visible()
     expect(page.locator(".gl-note")).to_contain_text("support team")
     page.screenshot(path=str(SHOTS / "widget-reloaded.png"))
 
@@ -155,8 +164,11 @@ def test_the_widget_fills_a_phone_screen(demo, browser):
     page.get_by_role("button", name="Open help chat").click()
     dialog = page.get_by_role("dialog", name="Lumora Help")
     expect(dialog).to_be_visible()
-    ask(page, ANSWERABLE)
+    ask(page, "How do I turn on two-factor authentication?")
     expect(page.locator(".gl-sources")).to_be_visible()
+    steps = page.locator(".gl-bot .gl-text ol li")  # a step list renders as a list
+    expect(steps.first).to_contain_text("Account > Security")
+    assert steps.count() >= 2
     box = dialog.bounding_box()
     assert box is not None and box["width"] == 390 and box["height"] >= 800
     page.screenshot(path=str(SHOTS / "widget-phone.png"))

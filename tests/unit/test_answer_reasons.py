@@ -112,3 +112,19 @@ def test_unsupported_when_no_generated_sentence_survives_the_citation_check() ->
                               generator=_Saying("Refunds are unlimited for everyone forever [1].")),
                      "how many days do I have to return it?")
     assert result.fallback.reason == "unsupported" and result.citations == ()
+
+
+def test_each_article_is_cited_once_even_when_two_of_its_passages_are_used() -> None:
+    first = _candidate("ret", 0.8)
+    text = "Refunds reach your card in 5 to 7 business days after a return arrives."
+    second = Candidate(chunk=Chunk(chunk_id="ret:1", article_id="ret", ordinal=1,
+                                   title="Ret", heading_path=(), text=text, url="u",
+                                   char_start=0, char_end=len(text), n_tokens=14),
+                       score=0.9, ranks={"dense": 2}, scores={"dense": 0.7})
+    result = _answer(_service([first, second]),
+                     "how many days to return it and when do refunds reach my card?")
+    assert result.fallback is None
+    assert [c.article_id for c in result.citations] == ["ret"]
+    assert "5 to 7 business days" in result.answer  # from the second passage
+    assert "[2]" not in result.answer and "[1]" in result.answer
+    assert {n for s in result.trace.sentences for n in s.citations} == {1}
