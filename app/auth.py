@@ -15,13 +15,14 @@ import secrets
 from collections.abc import Iterable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, col, select
 
-from app.deps import SessionDep
+from app.deps import SessionDep, SettingsDep
 from app.errors import ConfigurationError, RagError
 from app.models import ApiKey, utcnow
+from app.public.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,10 @@ MIN_ENV_KEY_CHARS = 16
 
 class KeyNotFoundError(RagError, LookupError):
     """No key with that id."""
+
+
+class KeyConflictError(RagError, ValueError):
+    """A revocation that would lock admins out: of the key in use, or of the last admin key."""
 
 
 def hash_key(raw: str) -> str:
@@ -105,6 +110,30 @@ def revoke_key(session: Session, key_id: str) -> ApiKey:
     return row
 
 
+def check_revocation(session: Session, key_id: str, *, acting_key_id: str | None) -> None:
+    """Refuse a revocation that would leave admins without a way in.
+
+    The active admin keys are read ``FOR UPDATE`` (on PostgreSQL), so two admins revoking
+    each other's keys at once cannot both succeed and leave none.
+
+    Args:
+        session: The session the revocation will be made in.
+        key_id: The key to revoke (unknown ids pass: :func:`revoke_key` reports them).
+        acting_key_id: The key of the request, or None from the command line.
+
+    Raises:
+        KeyConflictError: If ``key_id`` is the acting key, or the last active admin key.
+    """
+    if key_id == acting_key_id:
+        raise KeyConflictError("a key cannot revoke itself: revoke it with another admin key "
+                               "or `python -m app.keys revoke`")
+    active = session.exec(select(ApiKey.id).where(ApiKey.scope == "admin")
+                          .where(col(ApiKey.revoked_at).is_(None)).with_for_update()).all()
+    if list(active) == [key_id]:
+        raise KeyConflictError(f"{key_id} is the last active admin key: create another admin "
+                               "key first, then revoke this one")
+
+
 def list_keys(session: Session, *, include_revoked: bool = True) -> list[ApiKey]:
     query = select(ApiKey).order_by(col(ApiKey.created_at))
     if not include_revoked:
@@ -157,16 +186,37 @@ def ensure_env_admin_key(session: Session, raw: str) -> ApiKey:
 _bearer = HTTPBearer(auto_error=False, description="An admin API key: `Bearer gla_...`")
 
 
-def require_admin(session: SessionDep,
+def client_ip(request: Request) -> str:
+    """The peer address (behind a proxy, run uvicorn with ``--forwarded-allow-ips``)."""
+    return request.client.host if request.client else "unknown"
+
+
+def _limiter(request: Request) -> RateLimiter:
+    """The app's rate limiter (Redis when ``REDIS_URL`` is set: see :mod:`app.public.edge`)."""
+    return request.app.state.public.limiter  # type: ignore[no-any-return]
+
+
+def require_admin(request: Request, session: SessionDep, settings: SettingsDep,
                   credentials: Annotated[HTTPAuthorizationCredentials | None,
                                          Depends(_bearer)]) -> ApiKey:
-    """The admin key of the request: 401 without a valid key, 403 for a widget key."""
+    """The admin key of the request: 401 without a valid key, 403 for a widget key, 429 from
+    an address with too many failed attempts in the window (even with a valid key, so that
+    guessing cannot go on behind the 429s). A request without a bearer key is no guess and
+    is not counted."""
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, detail="missing API key: send Authorization: Bearer <key>",
                             headers=challenge)
+    limiter, bucket = _limiter(request), f"admin-auth:{client_ip(request)}"
+    limit, window = settings.admin.auth_failure_limit, settings.admin.auth_failure_window_s
+    seen = limiter.peek(bucket, limit=limit, window_s=window)
+    if not seen.allowed:
+        raise HTTPException(429, detail="too many failed admin authentications from this "
+                                        f"address: try again in {seen.retry_after_s} s",
+                            headers={"Retry-After": str(seen.retry_after_s)})
     key = find_key(session, credentials.credentials)
     if key is None:
+        limiter.hit(bucket, limit=limit, window_s=window)
         raise HTTPException(401, detail="invalid or revoked API key", headers=challenge)
     if key.scope != "admin":
         raise HTTPException(403, detail="admin key required")

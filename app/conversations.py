@@ -9,6 +9,7 @@ from dataclasses import asdict
 from sqlmodel import Session, col, select
 
 from app.models import Conversation, Message
+from app.privacy import redact_customer_text, redacted_trace
 from app.rag.answer import AnswerResult, Fallback
 from app.rag.types import Turn
 
@@ -73,18 +74,23 @@ def history(session: Session, conversation_id: str) -> tuple[list[Turn], list[st
 
 def save_turn(session: Session, *, conversation_id: str, message: str,
               result: AnswerResult, rendered: dict[str, object]) -> Message:
-    """Store the user's message and the answer exactly as it was sent, with its trace."""
+    """Store the user's message and the answer exactly as it was sent, with its trace.
+
+    The customer's words (the message, the rewritten query and the trace's query) are stored
+    redacted; the answer comes from the knowledge base and is stored as it was sent.
+    """
+    query = redact_customer_text(result.prepared.query)
     session.add(Message(id=new_id("m"), conversation_id=conversation_id, role="user",
-                        text=message, query=result.prepared.query))
+                        text=redact_customer_text(message), query=query))
     session.flush()
     reply = Message(
         id=str(rendered["message_id"]), conversation_id=conversation_id, role="assistant",
-        text=result.answer, query=result.prepared.query,
+        text=result.answer, query=query,
         citations=json.dumps(rendered["citations"]),
         fallback=json.dumps(rendered["fallback"]) if rendered["fallback"] else None,
         index_version=result.index_version, generator=result.generator,
         timings=json.dumps(result.timings_ms),
-        trace=json.dumps(result.trace.to_dict()) if result.trace is not None else None,
+        trace=json.dumps(redacted_trace(result.trace)) if result.trace is not None else None,
     )
     session.add(reply)
     session.commit()

@@ -17,7 +17,15 @@ import sys
 from sqlalchemy.engine import Engine
 
 from app.admin import audit
-from app.auth import SCOPES, KeyNotFoundError, create_key, list_keys, revoke_key
+from app.auth import (
+    SCOPES,
+    KeyConflictError,
+    KeyNotFoundError,
+    check_revocation,
+    create_key,
+    list_keys,
+    revoke_key,
+)
 from app.db import make_engine, session_scope
 from app.models import ApiKey
 from app.settings import get_settings
@@ -85,10 +93,11 @@ def _list(engine: Engine, args: argparse.Namespace) -> int:
 def _revoke(engine: Engine, args: argparse.Namespace) -> int:
     try:
         with session_scope(engine) as session:
+            check_revocation(session, args.key_id, acting_key_id=None)
             revoke_key(session, args.key_id)
             audit.record(session, actor=audit.CLI_ACTOR, action="key.revoke", target_type="key",
                          target_id=args.key_id)
-    except KeyNotFoundError as exc:
+    except (KeyNotFoundError, KeyConflictError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"revoked {args.key_id}")

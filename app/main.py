@@ -5,17 +5,21 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from app import __version__
 from app.admin.runtime import start_admin, stop_admin
 from app.api import admin, chat, handoff, health, openai_compat, widget
+from app.bodylimit import install_body_limit
 from app.db import make_engine
 from app.environment import prepare_process
 from app.errors import RagError
+from app.privacy import RetentionSweeper
 from app.public.edge import install_edge
 from app.rag.index import IndexStore
 from app.rag.protocols import Embedder
@@ -71,6 +75,32 @@ def load_models(state: AppState, settings: Settings, *, embedder: Embedder | Non
         logger.error("index not loaded: %s", exc)
 
 
+# The body of every 422 from request validation (see ``_invalid`` in create_app).
+VALIDATION_ERROR_SCHEMA = {
+    "title": "HTTPValidationError", "type": "object", "required": ["detail", "errors"],
+    "properties": {
+        "detail": {"type": "string", "example": "invalid request"},
+        "errors": {"type": "array", "items": {
+            "type": "object", "required": ["field", "message"],
+            "properties": {"field": {"type": "string", "description": "e.g. articles.0.title"},
+                           "message": {"type": "string"}}}},
+    },
+}
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, with the validation error body this app really sends."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version,
+                             description=app.description, routes=app.routes)
+        schemas = schema.get("components", {}).get("schemas", {})
+        if "HTTPValidationError" in schemas:
+            schemas["HTTPValidationError"] = VALIDATION_ERROR_SCHEMA
+            schemas.pop("ValidationError", None)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
 def create_app(settings: Settings | None = None, *, state: AppState | None = None) -> FastAPI:
     """Build the app. ``state`` lets tests inject preloaded models and indexes."""
     prepare_process()
@@ -84,9 +114,13 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
             app.state.groundline = app_state
             load_models(app_state, settings)
         start_admin(app, app.state.groundline, settings)
+        sweeper = RetentionSweeper(app.state.groundline.engine,
+                                   retention_days=settings.public.retention_days)
         try:
+            sweeper.start()
             yield
         finally:
+            sweeper.stop()
             stop_admin(app)
 
     app = FastAPI(title="Groundline", version=__version__, lifespan=lifespan,
@@ -103,6 +137,8 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     app.include_router(openai_compat.router)
     app.include_router(widget.router)
     install_edge(app, settings)
+    install_body_limit(app, max_bytes=settings.max_request_bytes)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

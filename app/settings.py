@@ -169,6 +169,24 @@ class AnswerSettings(BaseModel):
     )
 
 
+class ContentSettings(BaseModel):
+    """Content safety: which domains articles and answers may link to.
+
+    A document with a flagged sentence (a request for passwords, codes or card numbers,
+    text addressed to the assistant, a link outside these domains) is held for review and
+    not indexed; see docs/content-safety.md.
+    """
+
+    allowed_domains: list[str] = Field(
+        default=["lumora.example", "ifttt.com", "apple.com", "example.com", "localhost"],
+        description="Domains links may point to; each allows its subdomains. The default is "
+        "the sample help center's: lumora.example (help., shop., account., api., auth.), "
+        "the third parties it cites (ifttt.com, apple.com), example.com and localhost "
+        "(reserved names in its API code samples). Set your own as a JSON list, e.g. "
+        "GROUNDLINE_CONTENT__ALLOWED_DOMAINS='[\"help.example.org\"]'.",
+    )
+
+
 class AdminSettings(BaseModel):
     """The admin API: re-index jobs, audit and the unanswered-questions report."""
 
@@ -180,6 +198,12 @@ class AdminSettings(BaseModel):
     watch_interval_s: float = Field(
         default=2.0, ge=0, description="How often an idle service checks whether another "
         "process (python -m ingest, another worker) activated a new index version; 0: never.")
+    auth_failure_limit: int = Field(
+        default=20, ge=1,
+        description="Failed admin authentications (a wrong, unknown or revoked key) per client "
+        "IP per window; further admin requests from that address get 429 until it ends.")
+    auth_failure_window_s: float = Field(
+        default=60.0, gt=0, description="The fixed window of auth_failure_limit, in seconds.")
 
 
 class PublicSettings(BaseModel):
@@ -205,6 +229,10 @@ class PublicSettings(BaseModel):
     demo: bool = Field(default=False, description="Serve the demo page at / with a widget key "
                        "for demo_origins (make run turns it on).")
     demo_origins: list[str] = ["http://127.0.0.1:8000", "http://localhost:8000"]
+    retention_days: int = Field(
+        default=0, ge=0,
+        description="Erase conversations (messages, traces, feedback, handoffs) idle for more "
+                    "days than this, at start-up and hourly; 0 keeps them forever.")
 
 
 class HandoffSettings(BaseModel):
@@ -261,7 +289,15 @@ class Settings(BaseSettings):
         default=Path("../shared/datasets"),
         description="External evaluation datasets (SciFact, DSTC10 FAQ); never shipped.")
     database_url: str = Field(default="", description="SQLAlchemy URL; empty: SQLite in var_dir.")
-    max_file_bytes: int = Field(default=1_000_000, ge=1)
+    max_file_bytes: int = Field(
+        default=1_000_000, ge=1,
+        description="The size limit of one article or ticket: knowledge-base files, and every "
+        "format of the admin API (JSON fields, Markdown, HTML, Zendesk objects, tickets).")
+    max_request_bytes: int = Field(
+        default=16_000_000, ge=1024,
+        description="Request bodies larger than this get 413 on every route, before they are "
+        "read (by Content-Length, and counted while a chunked body streams in). Public routes "
+        "also have the smaller public.max_body_bytes.")
     torch_threads: int = Field(
         default=1, ge=1,
         description="Intra-op threads per model call in the service. One thread per request "
@@ -279,6 +315,7 @@ class Settings(BaseSettings):
     index: IndexSettings = IndexSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
+    content: ContentSettings = ContentSettings()
     llm: LLMSettings = LLMSettings()
     judge: JudgeSettings = JudgeSettings()
     admin: AdminSettings = AdminSettings()

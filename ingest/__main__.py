@@ -60,9 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     for failure in report.failures:
         print(f"failed: {failure.path}: {failure.reason}", file=sys.stderr)
     b = report.build
+    for doc_id in b.held:
+        print(f"held for review: {doc_id} (see GET /v1/admin/held)", file=sys.stderr)
     summary = {
         "added": report.added, "updated": report.updated, "unchanged": report.unchanged,
-        "removed": report.removed, "failed": len(report.failures), "chunks": b.chunks,
+        "removed": report.removed, "failed": len(report.failures), "held": len(b.held),
+        "chunks": b.chunks,
         "embedded": b.embedded, "seconds": round(report.seconds, 2),
         "embed_seconds": round(b.embed_seconds, 2), "index_version": b.version,
         "index": b.status,
@@ -71,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary))
     else:
         print("added {added}, updated {updated}, unchanged {unchanged}, removed {removed}, "
-              "failed {failed}; {chunks} chunks ({embedded} embedded) in {seconds} s; "
+              "failed {failed}, held for review {held}; {chunks} chunks ({embedded} embedded) "
+              "in {seconds} s; "
               "index {index_version} ({index})".format(**summary))
     return 2 if report.failures else 0
 

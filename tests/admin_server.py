@@ -32,7 +32,8 @@ def settings_for(var: Path, **overrides: Any) -> Settings:
         "var_dir": var, "index": {"dir": var / "index"},
         "answer": {"threshold_file": var / "threshold.json"},
         "retrieval": {"reranker": "none"}, "admin_api_key": ADMIN_KEY,
-        "admin": {"watch_interval_s": 0.5},
+        # One wrong key per admin route in the key tests: more than the default 20 failures.
+        "admin": {"watch_interval_s": 0.5, "auth_failure_limit": 1000},
     }
     for key, value in overrides.items():
         base[key] = {**base[key], **value} if isinstance(base.get(key), dict) else value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -12,8 +13,15 @@ from pathlib import Path
 import pytest
 
 from app.environment import prepare_process
+from app.settings import ContentSettings
 
 prepare_process()  # the test session is an entry point like the CLIs and the service
+
+# The fixture help center (tests/fixtures/kb) is another operator's: its pages live on
+# help.example.test, so that domain is allowed as its operator would allow it. Set in the
+# environment so subprocesses (the CLIs) and every Settings() see it.
+os.environ.setdefault("GROUNDLINE_CONTENT__ALLOWED_DOMAINS", json.dumps(
+    [*ContentSettings().allowed_domains, "example.test"]))
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_KB = Path(__file__).parent / "fixtures" / "kb"

@@ -9,6 +9,8 @@ same content hash, whichever way it arrives. A batch is all or nothing.
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -16,7 +18,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from app.admin import audit
-from app.admin.schemas import ArticleIn
+from app.admin.schemas import ID_PATTERN, ArticleIn
 from app.catalog import API_SOURCE, to_document, upsert
 from app.content.parse import (
     LoadError,
@@ -32,6 +34,7 @@ from app.rag.index import IndexVersion
 from app.rag.types import SourceDocument
 
 _PAYLOAD_KEYS = {"format", "content", "article"}
+_ID_RE = re.compile(ID_PATTERN)
 
 
 class InvalidInputError(RagError, ValueError):
@@ -54,25 +57,53 @@ def to_source(item: ArticleIn, *, path_id: str | None = None,
     """Parse one input into a document; ``path_id`` is the id from the URL, if any.
 
     Raises:
-        LoadError: If the input is invalid; the message says what to fix.
+        LoadError: If the input is invalid, over ``max_bytes`` or its id does not match
+            :data:`ID_PATTERN`; the message says what to fix.
     """
+    if path_id is not None:
+        path_id = checked_id(path_id)
     if item.format in ("markdown", "html"):
         if not item.content:
             raise LoadError(f"format {item.format} needs the page in 'content'")
-        if len(item.content.encode("utf-8")) > max_bytes:
-            raise LoadError(f"content is over the limit of {max_bytes:,} bytes")
+        _check_bytes(item.content, what="content", max_bytes=max_bytes)
         parse = parse_markdown if item.format == "markdown" else parse_html
         doc = parse(item.content, source_path=API_SOURCE)
     elif item.format == "zendesk":
         if item.article is None:
             raise LoadError("format zendesk needs the article object in 'article'")
+        _check_bytes(item.article, what="the article object", max_bytes=max_bytes)
         doc = parse_json_article({"id": path_id, **item.article}, source_path=API_SOURCE)
     else:
         fields = item.model_dump(exclude_none=True, exclude=_PAYLOAD_KEYS)
+        _check_bytes(fields, what="the article", max_bytes=max_bytes)
         doc = parse_fields({"id": path_id, **fields}, source_path=API_SOURCE)
+    doc = replace(doc, id=checked_id(doc.id))
     if path_id is not None and doc.id != path_id:
         raise LoadError(f"the article's id {doc.id!r} differs from the id in the URL {path_id!r}")
     return doc
+
+
+def checked_id(value: str) -> str:
+    """``value`` in Unicode NFC, if it then matches :data:`ID_PATTERN`.
+
+    Raises:
+        LoadError: If it does not (``../x``, spaces, non-ASCII letters, over 128 characters).
+    """
+    normal = unicodedata.normalize("NFC", value)
+    if not _ID_RE.match(normal):
+        raise LoadError(f"id {value!r} does not match {ID_PATTERN}: use ASCII letters, digits, "
+                        "'.', '_' and '-', starting with a letter or digit, at most 128 "
+                        "characters")
+    return normal
+
+
+def _check_bytes(value: Any, *, what: str, max_bytes: int) -> None:
+    """The same limit as a file: the UTF-8 size of the text, or of the object as JSON."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise LoadError(f"{what} is {size:,} bytes, over the limit of {max_bytes:,} bytes "
+                        "(GROUNDLINE_MAX_FILE_BYTES): split it")
 
 
 def parse_all(items: list[ArticleIn], *, max_bytes: int) -> list[SourceDocument]:
@@ -89,12 +120,16 @@ def parse_all(items: list[ArticleIn], *, max_bytes: int) -> list[SourceDocument]
     return docs
 
 
-def parse_tickets(items: list[dict[str, Any]]) -> list[SourceDocument]:
+def parse_tickets(items: list[dict[str, Any]], *, max_bytes: int) -> list[SourceDocument]:
     """Tickets parsed and redacted (personal data never reaches the database)."""
     docs, errors = [], []
     for n, obj in enumerate(items):
         try:
-            docs.append(parse_ticket(obj, source_path=API_SOURCE))
+            _check_bytes(obj, what="the ticket", max_bytes=max_bytes)
+            doc = parse_ticket(obj, source_path=API_SOURCE)
+            # The ticket's own id follows the pattern, and so does the document's ticket-<id>.
+            checked_id(doc.id.removeprefix("ticket-"))
+            docs.append(replace(doc, id=checked_id(doc.id)))
         except LoadError as exc:
             errors.append({"index": n, "id": obj.get("id"), "error": str(exc)})
     _check_duplicates(docs, errors)

@@ -2,10 +2,57 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Query
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+"""Article and ticket ids written through the admin API, matched after NFC normalisation."""
+
+MAX_LIMIT = 1000
+MAX_OFFSET = 1_000_000_000  # far below the 64-bit integers SQLite and PostgreSQL can take
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")]
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_HINT = ("contains a lone surrogate (an unpaired \\ud800-\\udfff escape), which is "
+                   "not text: send valid UTF-8, or escape characters as complete pairs")
+
+
+def surrogate_errors(value: Any, loc: tuple[str | int, ...] = ()) -> list[dict[str, Any]]:
+    """Validation errors for every string (or object key) under ``value`` with a lone surrogate.
+
+    ``json.loads`` accepts ``"\\ud800"`` and returns a string that cannot be encoded to UTF-8,
+    so it would fail later, in the database or in hashing, as a 500.
+    """
+    if isinstance(value, str):
+        if _SURROGATE.search(value):
+            return [{"type": "string_unicode", "loc": ("body", *loc), "msg": _SURROGATE_HINT,
+                     "input": None}]
+        return []
+    errors: list[dict[str, Any]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and _SURROGATE.search(key):
+                errors.append({"type": "string_unicode", "loc": ("body", *loc),
+                               "msg": f"a key {_SURROGATE_HINT}", "input": None})
+            errors += surrogate_errors(item, (*loc, key))
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            errors += surrogate_errors(item, (*loc, n))
+    return errors
+
+
+def require_text(value: Any) -> None:
+    """Raise a 422 naming each field of a request body that holds a lone surrogate."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if errors := surrogate_errors(value):
+        raise RequestValidationError(errors)
 
 
 class KeyCreate(BaseModel):
@@ -45,7 +92,7 @@ class AuditOut(BaseModel):
 
 
 class ArticleIn(BaseModel):
-    """One article, in one of four formats.
+    """One article, in one of four formats, of at most ``GROUNDLINE_MAX_FILE_BYTES``.
 
     ``json`` (default): the fields below, ``body`` in Markdown. ``markdown``: a Markdown page
     with YAML front matter in ``content``. ``html``: an exported help-center page in
@@ -54,15 +101,17 @@ class ArticleIn(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"id": "ret-001", "title": "Return a device", "body": "You have **45 days**...",
+        {"id": "example-article", "title": "Return a device", "body": "You have **45 days**...",
          "product": "lumora-hub", "status": "published", "tags": ["returns"]},
-        {"format": "markdown", "content": "---\nid: ret-001\ntitle: Return a device\n---\n..."},
+        {"format": "markdown",
+         "content": "---\nid: example-article\ntitle: Return a device\n---\n..."},
     ]})
 
     format: Literal["json", "markdown", "html", "zendesk"] = "json"
     content: str | None = None
     article: dict[str, Any] | None = None
-    id: str | None = Field(default=None, max_length=200)
+    id: str | None = Field(default=None, max_length=200,
+                           description=f"Matches {ID_PATTERN} after NFC normalisation.")
     title: str | None = None
     body: str | None = None
     url: str | None = None

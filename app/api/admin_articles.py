@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import unicodedata
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -18,10 +19,13 @@ from app.admin.runtime import JobsDep
 from app.admin.schemas import (
     ArticleBatch,
     ArticleIn,
+    Limit,
+    Offset,
     StatusChange,
     TicketBatch,
     WriteResponse,
     WriteResult,
+    require_text,
 )
 from app.admin.views import start_job
 from app.auth import AdminKeyDep
@@ -38,7 +42,8 @@ _MARKDOWN_TYPES = ("text/markdown", "text/x-markdown", "text/plain")
 _PUT_BODY = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": {"$ref": "#/components/schemas/ArticleIn"}},
     "text/markdown": {"schema": {"type": "string"},
-                      "example": "---\nid: ret-001\ntitle: Return a device\n---\nYou have..."},
+                      "example": "---\nid: example-article\ntitle: Return a device\n---\n"
+                                 "You have..."},
     "text/html": {"schema": {"type": "string"}},
 }}}
 
@@ -65,6 +70,7 @@ def upsert_articles(body: ArticleBatch, session: SessionDep, admin: AdminKeyDep,
                     jobs: JobsDep, settings: SettingsDep,
                     reindex: bool = _REINDEX) -> JSONResponse:
     """Insert or replace every article of the batch, or none if any item is invalid."""
+    require_text(body)
     _check_size(len(body.articles), settings)
     try:
         docs = articles.parse_all(body.articles, max_bytes=settings.max_file_bytes)
@@ -78,6 +84,8 @@ def upsert_articles(body: ArticleBatch, session: SessionDep, admin: AdminKeyDep,
 async def article_payload(request: Request) -> ArticleIn:
     """The PUT body: JSON (:class:`ArticleIn`), raw Markdown with front matter, or HTML."""
     kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    if kind not in (*_MARKDOWN_TYPES, "text/html", "application/json"):
+        raise HTTPException(415, detail="send application/json, text/markdown or text/html")
     raw = await request.body()
     try:
         text = raw.decode("utf-8")
@@ -85,12 +93,13 @@ async def article_payload(request: Request) -> ArticleIn:
         raise HTTPException(400, detail="the body is not UTF-8") from exc
     if kind in _MARKDOWN_TYPES or kind == "text/html":
         return ArticleIn(format="html" if kind == "text/html" else "markdown", content=text)
-    if kind != "application/json":
-        raise HTTPException(415, detail="send application/json, text/markdown or text/html")
     try:
-        return ArticleIn.model_validate(json.loads(text or "null"))
+        value = json.loads(text or "null")
     except json.JSONDecodeError as exc:
         raise HTTPException(400, detail=f"invalid JSON: {exc.msg}") from exc
+    require_text(value)
+    try:
+        return ArticleIn.model_validate(value)
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])}
                                       for e in exc.errors()]) from exc
@@ -121,8 +130,7 @@ def list_articles(session: SessionDep, state: StateDep, status: str | None = Non
                   source_type: str | None = None,
                   source: str | None = Query(default=None, pattern="^(api|file)$"),
                   q: str | None = Query(default=None, description="in the title or id"),
-                  limit: int = Query(default=100, ge=1, le=1000),
-                  offset: int = Query(default=0, ge=0)) -> dict[str, Any]:
+                  limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
     filters = {"status": status, "product": product, "locale": locale,
                "source_type": source_type, "source": source}
     total, rows = articles.list_rows(session, filters=filters, q=q, limit=limit, offset=offset)
@@ -130,8 +138,14 @@ def list_articles(session: SessionDep, state: StateDep, status: str | None = Non
             "items": [articles.describe(r, index=state.index, body=False) for r in rows]}
 
 
+def _lookup_id(article_id: str) -> str:
+    """Ids are stored in NFC, so an NFD spelling in a URL finds the same article. Reads and
+    deletes do not apply the id pattern: rows from files may predate it."""
+    return unicodedata.normalize("NFC", article_id)
+
+
 def _get_row(session: SessionDep, article_id: str) -> Article:
-    row = session.get(Article, article_id)
+    row = session.get(Article, _lookup_id(article_id))
     if row is None:
         raise HTTPException(404, detail=f"no article or ticket with id {article_id!r}")
     return row
@@ -148,7 +162,7 @@ def delete_article(article_id: str, session: SessionDep, admin: AdminKeyDep, job
                    reindex: bool = _REINDEX) -> JSONResponse:
     """Removed from the catalogue now, from answers after the next re-index job. An article
     that still has a file comes back with the next ``python -m ingest`` of its folder."""
-    saved = articles.delete(session, article_id, actor=admin.id)
+    saved = articles.delete(session, _lookup_id(article_id), actor=admin.id)
     if saved is None:
         raise HTTPException(404, detail=f"no article or ticket with id {article_id!r}")
     session.commit()
@@ -157,7 +171,7 @@ def delete_article(article_id: str, session: SessionDep, admin: AdminKeyDep, job
 
 def _set_status(article_id: str, status: str, session: SessionDep, admin_id: str,
                 jobs: JobRunner, reindex: bool) -> JSONResponse:
-    saved = articles.set_status(session, article_id, status, actor=admin_id)
+    saved = articles.set_status(session, _lookup_id(article_id), status, actor=admin_id)
     if saved is None:
         raise HTTPException(404, detail=f"no article or ticket with id {article_id!r}")
     session.commit()
@@ -187,9 +201,10 @@ def upload_tickets(body: TicketBatch, session: SessionDep, admin: AdminKeyDep, j
                    settings: SettingsDep, reindex: bool = _REINDEX) -> JSONResponse:
     """Tickets become searchable ``ticket-<id>`` documents when resolved; texts are redacted
     (emails, phone and card numbers, addresses, order numbers, names) on the way in."""
+    require_text(body)
     _check_size(len(body.tickets), settings)
     try:
-        docs = articles.parse_tickets(body.tickets)
+        docs = articles.parse_tickets(body.tickets, max_bytes=settings.max_file_bytes)
     except articles.InvalidInputError as exc:
         raise HTTPException(422, detail=exc.errors) from exc
     results = articles.save(session, docs, actor=admin.id)

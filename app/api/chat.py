@@ -18,11 +18,13 @@ from sqlmodel import Session, col, select
 from app.conversations import fallback_json, get_or_create, history, new_id, save_turn
 from app.deps import AnswerServiceDep, IndexDep, SessionDep
 from app.models import Conversation, Feedback, Message
+from app.privacy import redact_customer_text, redact_optional
 from app.public.access import (
     PUBLIC_RESPONSES,
     Caller,
     CallerDep,
     can_access,
+    check_filters,
     claim_conversation,
 )
 from app.rag.answer import AnswerResult, AnswerService
@@ -51,7 +53,7 @@ def render(result: AnswerResult, *, conversation_id: str, message_id: str) -> di
         "message_id": message_id,
         "index_version": result.index_version,
         "timings_ms": result.timings_ms,
-        "query": result.prepared.query,
+        "query": redact_customer_text(result.prepared.query),
         "rerank_depth": result.prepared.rerank_depth,
         "rerank_reduced": result.prepared.rerank_reduced,
     }
@@ -66,6 +68,7 @@ class _Turn:
             self.filters = normalise_filters(raw)
         except FilterError as exc:
             raise HTTPException(422, detail=str(exc)) from exc
+        check_filters(caller, self.filters)
         if not body.message.strip():
             raise HTTPException(422, detail="message is empty")
         customer = body.customer.model_dump(exclude_none=True) if body.customer else {}
@@ -168,8 +171,8 @@ def feedback(caller: CallerDep, body: FeedbackRequest, session: SessionDep
     if (message is None or message.role != "assistant"
             or not can_access(session, message.conversation_id, caller)):
         raise HTTPException(404, detail=f"unknown message_id {body.message_id!r}")
-    row = Feedback(message_id=body.message_id, rating=body.rating, reason=body.reason,
-                   comment=body.comment)
+    row = Feedback(message_id=body.message_id, rating=body.rating,
+                   reason=redact_optional(body.reason), comment=redact_optional(body.comment))
     session.add(row)
     session.commit()
     session.refresh(row)

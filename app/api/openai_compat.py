@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 
 from app.conversations import fallback_json
 from app.deps import AnswerServiceDep, IndexDep, SettingsDep
-from app.public.access import PUBLIC_RESPONSES, CallerDep
+from app.public.access import PUBLIC_RESPONSES, Caller, CallerDep, check_filters
 from app.public.completions import (
     DONE,
     CompletionInputError,
@@ -48,7 +48,7 @@ def models(caller: CallerDep) -> dict[str, Any]:
 
 
 def _events(body: CompletionRequest, settings: Settings, service: AnswerService,
-            index: IndexVersion) -> Iterator[Event]:
+            index: IndexVersion, caller: Caller) -> Iterator[Event]:
     """Validate the request, then answer its last user message as events."""
     if body.model != MODEL_ID:
         raise HTTPException(404, detail=f"model {body.model!r} does not exist: use {MODEL_ID!r}")
@@ -61,6 +61,7 @@ def _events(body: CompletionRequest, settings: Settings, service: AnswerService,
                                     if body.filters else {})
     except (CompletionInputError, FilterError) as exc:
         raise HTTPException(422, detail=str(exc)) from exc
+    check_filters(caller, filters)
     limit = settings.answer.max_message_chars
     if len(question) > limit:
         raise HTTPException(422, detail=f"the last message is longer than {limit} characters")
@@ -87,7 +88,7 @@ def chat_completions(caller: CallerDep, body: CompletionRequest, settings: Setti
     With ``"stream": true`` the answer arrives as ``chat.completion.chunk`` events ending
     with ``data: [DONE]``; the last chunk carries ``citations`` and ``fallback``.
     """
-    events = _events(body, settings, service, index)
+    events = _events(body, settings, service, index, caller)
     cid = completion_id()
     if body.stream:
         return StreamingResponse(_stream(events, cid), media_type="text/event-stream",

@@ -16,7 +16,9 @@ import yaml
 
 from app.content.clean import clean_text, normalize_newlines, strip_bom
 from app.content.html import html_to_markdown, read_html
+from app.content.markup import sanitize_markdown
 from app.content.redact import redact
+from app.content.safety import TICKET_RESOLUTION
 from app.errors import RagError
 from app.rag.types import STATUSES, SourceDocument
 
@@ -125,7 +127,9 @@ def parse_ticket(obj: dict[str, Any], *, source_path: str = "") -> SourceDocumen
         id=f"ticket-{ticket_id}",
         # Chat tickets often have no subject; the id still gives the record a readable title.
         title=redact(subject, names=names) if subject else f"Ticket {ticket_id}",
-        body=clean_text(f"## Customer question\n\n{question}\n\n## Resolution\n\n{resolution}"),
+        # Only the resolution section is ever quoted (app.content.safety.quotable_text).
+        body=sanitize_markdown(clean_text(
+            f"## Customer question\n\n{question}\n\n## {TICKET_RESOLUTION}\n\n{resolution}")),
         product=_string(obj, "product") or "general",
         locale=_locale(obj.get("locale")),
         status="published" if resolved else "draft",
@@ -233,6 +237,7 @@ def parse_fields(obj: Mapping[str, Any], *, source_path: str = "") -> SourceDocu
 def _article(meta: Mapping[str, Any], *, body: str, source_path: str, hint: str) -> SourceDocument:
     """Validate article metadata; ``hint`` says how to add a missing field in this format."""
     doc_id = _id(meta.get("id"), hint=hint.format(key="id"))
+    body = sanitize_markdown(body).strip()
     title = _string(meta, "title")
     if not title:
         raise LoadError(f"no title: {hint.format(key='title')}")

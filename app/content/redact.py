@@ -8,11 +8,14 @@ find with a placeholder such as ``[EMAIL]``. The order matters:
    as part of a longer card or phone number.
 3. Cards before phones: a 16-digit card grouped ``4111 1111 1111 1111`` contains runs that look
    like phone numbers; redacting a phone inside it would leave the other card digits visible.
+   Card security codes (``cvv 123``) come right after cards; only the digits are replaced
+   (``cvv [CVV]``), and only after a keyword, as three digits alone are no personal data.
 4. Phones before addresses, so an address tail (city, ZIP) cannot swallow a phone number.
 5. Names last: greetings and sign-offs are easiest to spot once the other data is gone.
 
 Formats covered: emails; US, UK, German, French, Dutch, Irish and Australian phone numbers;
 13-19 digit card numbers, grouped or not (no Luhn check, so mistyped cards are caught too);
+3-4 digit card security codes after CVV, CVC, CVV2, CID, CSC or "security code";
 US/Canadian/UK/Irish/Australian street addresses and postcodes and German/Dutch/French streets.
 Name detection is heuristic (greetings, sign-offs, self-introductions, ``Name:`` lines and
 names given by the caller); a name mentioned only mid-sentence is not found. Company contact
@@ -40,6 +43,13 @@ _ORDER_RE = re.compile(
 )
 # A run of digit groups joined by single spaces or dashes; _card_spans picks the card inside.
 _DIGIT_RUN_RE = re.compile(r"(?<![\w.,/:+-])\d+(?:[ -]\d+)*(?![\w/]|[.,]\d)")
+# "cvv 123", "CVC: 9876", "CVV2 is 055", "security code #123": the code is the group.
+_CVV_RE = re.compile(
+    r"\b(?i:cvv2?|cvc2?|cv2|cid|csc|(?:card[ \t]+)?security[ \t]+code|"
+    r"card[ \t]+verification[ \t]+(?:value|code|number))\b"
+    r"(?:[ \t]*(?:[:=#-]|(?i:is|was|number|code|no)\b\.?)){0,3}"
+    r"[ \t]*(?P<code>\d{3,4})(?![\w]|[.,]\d)"
+)
 _PHONE_RE = re.compile(
     r"""
     (?:
@@ -156,7 +166,8 @@ _NAME_RES = (
     ),
 )
 _PLACEHOLDERS = {
-    kind: f"[{kind.upper()}]" for kind in ("email", "order", "card", "phone", "address", "name")
+    kind: f"[{kind.upper()}]"
+    for kind in ("email", "order", "card", "cvv", "phone", "address", "name")
 }
 
 
@@ -169,8 +180,8 @@ def redact(text: str, *, names: Iterable[str] = ()) -> str:
             occurrence of them, or of their parts, is redacted too.
 
     Returns:
-        The text with emails, order numbers, card numbers, phone numbers, street addresses and
-        personal names replaced.
+        The text with emails, order numbers, card numbers and security codes, phone numbers,
+        street addresses and personal names replaced.
     """
     return _scan(text, names=names)[0]
 
@@ -184,7 +195,7 @@ def find_personal_data(text: str, *, names: Iterable[str] = ()) -> list[Finding]
 
     Returns:
         ``(kind, matched_text)`` pairs in detection order; kind is one of ``email``, ``order``,
-        ``card``, ``phone``, ``address`` and ``name``.
+        ``card``, ``cvv``, ``phone``, ``address`` and ``name``.
     """
     return _scan(text, names=names)[1]
 
@@ -196,6 +207,7 @@ def _scan(text: str, *, names: Iterable[str]) -> tuple[str, list[Finding]]:
     text = _replace(text, "email", _EMAIL_RE.finditer, findings)
     text = _replace(text, "order", _ORDER_RE.finditer, findings)
     text = _replace(text, "card", _card_spans, findings)
+    text = _replace(text, "cvv", _cvv_spans, findings)
     text = _replace(text, "phone", _phone_spans, findings)
     for pattern in _ADDRESS_RES:
         text = _replace(text, "address", pattern.finditer, findings)
@@ -251,6 +263,11 @@ def _longest_card(lengths: list[int], separators: list[str], start: int) -> int:
         if lengths[end] < 4:  # a short group can only be the last one
             break
     return best
+
+
+def _cvv_spans(text: str) -> Iterable[tuple[int, int]]:
+    """Spans of the digits of card security codes that follow a keyword."""
+    return (match.span("code") for match in _CVV_RE.finditer(text))
 
 
 def _phone_spans(text: str) -> Iterable[tuple[int, int]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -18,7 +18,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from app.auth import find_key
+from app.auth import client_ip, find_key
 from app.deps import SessionDep
 from app.models import ApiKey, ConversationKey
 from app.public.origins import origin_allowed, request_origin, try_origin
@@ -102,11 +102,6 @@ def raw_key(request: Request) -> str | None:
     return request.headers.get(WIDGET_KEY_HEADER, "").strip() or None
 
 
-def client_ip(request: Request) -> str:
-    """The peer address (behind a proxy, run uvicorn with ``--forwarded-allow-ips``)."""
-    return request.client.host if request.client else "unknown"
-
-
 def public_caller(request: Request, session: SessionDep) -> Caller:
     """Authenticate a public request, check its origin and count it against the limits.
 
@@ -157,3 +152,20 @@ def can_access(session: Session, conversation_id: str, caller: Caller) -> bool:
         return True
     owner = session.get(ConversationKey, conversation_id)
     return owner is not None and owner.api_key_id == caller.key_id
+
+
+# Widget keys search what the company published as policy; resolved tickets only as a
+# supplement the answer policy weighs down. Restricting retrieval to tickets is for servers.
+WIDGET_SOURCE_TYPES = frozenset({"article"})
+
+
+def check_filters(caller: Caller, filters: Mapping[str, Sequence[str]]) -> None:
+    """Refuse filters the caller's key may not use.
+
+    Raises:
+        HTTPException: 403 when a widget key asks for a ``source_type`` other than article.
+    """
+    wanted = set(filters.get("source_type", ()))
+    if not caller.is_admin and wanted - WIDGET_SOURCE_TYPES:
+        raise HTTPException(403, detail="widget keys may only search articles: the "
+                                        "source_type filter 'ticket' needs an admin key")

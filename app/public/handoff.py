@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from app.models import Handoff, Message, utcnow
+from app.privacy import redact_customer_text
 from app.public.webhook import WebhookTarget, deliver
 from app.settings import HandoffSettings
 
@@ -62,7 +63,9 @@ def summarise(messages: Sequence[Message], *, turns: int) -> str:
     if len(messages) > 2 * turns:
         lines.append("(earlier messages omitted)")
     for m in messages[-2 * turns:]:
-        lines.append(f"Customer: {_excerpt(m.text)}" if m.role == "user" else _bot_line(m))
+        # Messages are stored redacted; redacting again covers rows stored before that.
+        lines.append(f"Customer: {_excerpt(redact_customer_text(m.text))}" if m.role == "user"
+                     else _bot_line(m))
     return "\n".join(lines)
 
 

@@ -32,6 +32,13 @@ end
 return {count, ttl}
 """
 
+# The hits so far, without counting one.
+_PEEK_SCRIPT = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+local ttl = redis.call('PTTL', KEYS[1])
+return {count, ttl}
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -55,9 +62,13 @@ class RateLimiter(Protocol):
 
     def hit(self, bucket: str, *, limit: int, window_s: float) -> Decision: ...
 
+    def peek(self, bucket: str, *, limit: int, window_s: float) -> Decision:
+        """The bucket's hits so far, not counting one; ``allowed``: one more would be."""
+        ...
 
-def _decision(count: int, limit: int, remaining_s: float) -> Decision:
-    return Decision(allowed=count <= limit, count=count, limit=limit,
+
+def _decision(count: int, limit: int, remaining_s: float, *, peek: bool = False) -> Decision:
+    return Decision(allowed=count < limit if peek else count <= limit, count=count, limit=limit,
                     retry_after_s=max(1, math.ceil(remaining_s)))
 
 
@@ -82,6 +93,14 @@ class MemoryRateLimiter:
                 self._evict(now, window_s)
         return _decision(count, limit, start + window_s - now)
 
+    def peek(self, bucket: str, *, limit: int, window_s: float) -> Decision:
+        now = self._clock()
+        with self._lock:
+            start, count = self._windows.get(bucket, (now, 0))
+        if now - start >= window_s:
+            start, count = now, 0
+        return _decision(count, limit, start + window_s - now, peek=True)
+
     def _evict(self, now: float, window_s: float) -> None:
         """Drop expired windows so that a flood of addresses cannot grow memory for ever."""
         expired = [b for b, (start, _) in self._windows.items() if now - start >= window_s]
@@ -100,6 +119,7 @@ class RedisRateLimiter:
         self._client = client
         self._prefix = prefix
         self._script = client.register_script(_HIT_SCRIPT)
+        self._peek = client.register_script(_PEEK_SCRIPT)
         self._fallback = MemoryRateLimiter()
         self._warned_at = -math.inf
 
@@ -118,6 +138,15 @@ class RedisRateLimiter:
             self._warn(exc)
             return self._fallback.hit(bucket, limit=limit, window_s=window_s)
         return _decision(int(count), limit, int(ttl_ms) / 1000)
+
+    def peek(self, bucket: str, *, limit: int, window_s: float) -> Decision:
+        try:
+            count, ttl_ms = self._peek(keys=[self._prefix + bucket])
+        except Exception as exc:  # as in hit: degrade to the in-memory counts
+            self._warn(exc)
+            return self._fallback.peek(bucket, limit=limit, window_s=window_s)
+        remaining_s = int(ttl_ms) / 1000 if int(ttl_ms) > 0 else window_s
+        return _decision(int(count), limit, remaining_s, peek=True)
 
     def _warn(self, exc: Exception) -> None:
         now = time.monotonic()

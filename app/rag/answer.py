@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from app.content.safety import ContentSafety
 from app.rag.citations import CitationVerifier, is_refusal, split_sentences
 from app.rag.decide import AnswerabilityModel, decision_signals
 from app.rag.extractive import ExtractiveGenerator
@@ -43,7 +44,7 @@ from app.rag.trace import (
     TraceSentence,
     outcome_of,
 )
-from app.rag.types import Candidate, Passage, Sentence, Turn, VerifiedAnswer, is_list_item
+from app.rag.types import Candidate, Chunk, Passage, Sentence, Turn, VerifiedAnswer, is_list_item
 
 logger = logging.getLogger(__name__)
 
@@ -144,8 +145,10 @@ class AnswerService:
 
     def __init__(self, *, retriever: HybridRetriever, reranker: BudgetedReranker | None,
                  generator: Generator, verifier: CitationVerifier,
-                 policy: GatePolicy | None = None, rewriter: QueryRewriter | None = None) -> None:
+                 policy: GatePolicy | None = None, rewriter: QueryRewriter | None = None,
+                 safety: ContentSafety | None = None) -> None:
         self.retriever = retriever
+        self.safety = safety  # screens every passage and generated sentence (None: off)
         self.reranker = reranker
         self.generator = generator
         self.extractive = (generator if isinstance(generator, ExtractiveGenerator)
@@ -232,10 +235,11 @@ class AnswerService:
             return Fallback("off_topic", ())
         suggestions = self._suggest(candidates)
         articles = [c for c in candidates if c.chunk.source_type == "article"]
-        if suggestions and articles and suggestions[0].article_id == articles[0].chunk.article_id:
-            passage = Passage(1, articles[0].chunk, articles[0].score)
+        best = self._quotable(articles[0].chunk) if articles else None
+        if suggestions and best is not None and suggestions[0].article_id == best.article_id:
+            passage = Passage(1, best, articles[0].score)
             lead = self.extractive.compose(query, [passage])[:SNIPPET_SENTENCES]
-            snippet = _snippet(" ".join(s.text for s in lead) or articles[0].chunk.text)
+            snippet = _snippet(" ".join(s.text for s in lead) or best.text)
             first = suggestions[0]
             suggestions = (Suggestion(first.article_id, first.title, first.url, snippet),
                            *suggestions[1:])
@@ -246,6 +250,8 @@ class AnswerService:
         for c in candidates:
             if c.chunk.source_type == "article" and c.chunk.article_id not in out:
                 base_url = c.chunk.url.split("#")[0]
+                if self.safety is not None and not self.safety.link_allowed(base_url):
+                    base_url = ""
                 out[c.chunk.article_id] = Suggestion(c.chunk.article_id, c.chunk.title, base_url)
             if len(out) >= self.policy.suggestions:
                 break
@@ -253,11 +259,21 @@ class AnswerService:
 
     def passages(self, candidates: Sequence[Candidate]) -> tuple[Passage, ...]:
         """The passages a generator gets from these candidates (those scoring at least
-        ``passage_ratio`` of the top one, at most ``max_passages``)."""
+        ``passage_ratio`` of the top one, at most ``max_passages``), as they may be quoted:
+        without sentences the content-safety check flags and, for tickets, only the agent's
+        resolution (defence in depth: flagged documents are not indexed in the first place)."""
         top = candidates[0].score
         floor = top * self.policy.passage_ratio if top > 0 else float("-inf")
-        chosen = [c for c in candidates if c.score >= floor][: self.policy.max_passages]
-        return tuple(Passage(n, c.chunk, c.score) for n, c in enumerate(chosen, start=1))
+        chosen: list[tuple[Chunk, float]] = []
+        for c in candidates:
+            if len(chosen) == self.policy.max_passages:
+                break
+            if c.score >= floor and (chunk := self._quotable(c.chunk)) is not None:
+                chosen.append((chunk, c.score))
+        return tuple(Passage(n, chunk, score) for n, (chunk, score) in enumerate(chosen, 1))
+
+    def _quotable(self, chunk: Chunk) -> Chunk | None:
+        return self.safety.screen(chunk) if self.safety is not None else chunk
 
     def stream(self, index: IndexVersion, message: str, *, history: Sequence[Turn] = (),
                previous_titles: Sequence[str] = (),
@@ -324,6 +340,10 @@ class AnswerService:
                         raise _Fallback("model_declined")
                     continue
                 verified = self.verifier.verify_sentence(sentence, passages)
+                if verified is not None and self.safety is not None \
+                        and self.safety.findings(verified.text):
+                    logger.warning("dropped a generated sentence the content check flagged")
+                    verified = None
                 if verified is not None:
                     emitted += 1
                     yield verified, "generated; its citations passed verification"

@@ -18,12 +18,13 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
+from app.content.safety import ContentSafety, held_documents
 from app.errors import IndexBuildError, RagError
 from app.rag.chunk import MarkdownChunker
 from app.rag.dense import DenseIndex
@@ -60,6 +61,7 @@ class BuildOutcome:
     seconds: float = 0.0
     embed_seconds: float = 0.0
     full_rebuild: bool = False
+    held: tuple[str, ...] = ()  # published documents held for review, not indexed
     new_chunks: tuple[Chunk, ...] = field(default=(), repr=False)
 
 
@@ -76,8 +78,10 @@ class IndexBuilder:
 
     def __init__(self, *, store: IndexStore, chunker: MarkdownChunker,
                  embedder: Callable[[], Embedder], embedder_info: dict[str, Any],
-                 dense: DenseParams | None = None, keep_versions: int = 5) -> None:
+                 dense: DenseParams | None = None, keep_versions: int = 5,
+                 safety: ContentSafety | None = None) -> None:
         self.store = store
+        self.safety = safety
         self.chunker = chunker
         self._embedder_factory = embedder
         self._embedder: Embedder | None = None
@@ -101,10 +105,16 @@ class IndexBuilder:
         """Index the published documents among ``docs`` (articles first, then tickets).
 
         ``progress`` is called with the number of chunks embedded by each batch, ``plan``
-        once with the number of chunks to embed, before embedding starts.
+        once with the number of chunks to embed, before embedding starts. Documents the
+        content-safety check flags are held: left out of the index (see ``GET
+        /v1/admin/held``).
         """
         started = time.perf_counter()
-        servable = sorted((d for d in docs if d.status == "published"),
+        held = held_documents(docs, self.safety) if self.safety is not None else {}
+        if held:
+            logger.warning("%d documents held for review (not indexed): %s", len(held),
+                           ", ".join(sorted(held)[:20]))
+        servable = sorted((d for d in docs if d.status == "published" and d.id not in held),
                           key=lambda d: (d.source_type != "article", d.id))
         hashes = {d.id: content_hash(d) for d in servable}
         corpus = self.corpus_hash(hashes)
@@ -113,9 +123,11 @@ class IndexBuilder:
             if active and active.get("content_hash") == corpus and not force:
                 return BuildOutcome(version=self.store.active_name(), status="unchanged",
                                     unchanged=len(servable), chunks=active["counts"]["chunks"],
-                                    seconds=time.perf_counter() - started)
+                                    seconds=time.perf_counter() - started,
+                                    held=tuple(sorted(held)))
             prev = None if force else self._reusable_active()
             outcome = self._build(servable, hashes, corpus, prev, progress, started, plan)
+            outcome = replace(outcome, held=tuple(sorted(held)))
             self.store.prune(self.keep_versions)
             return outcome
 

@@ -7,6 +7,7 @@ import logging
 import os
 from pathlib import Path
 
+from app.content.safety import ContentSafety
 from app.rag.answer import AnswerService, GatePolicy
 from app.rag.build import DenseParams, IndexBuilder
 from app.rag.chunk import ChunkerParams, MarkdownChunker
@@ -71,8 +72,13 @@ def make_index_builder(settings: Settings, *, embedder: Embedder | None = None,
         dense=DenseParams(hnsw_threshold=ix.hnsw_threshold, hnsw_m=ix.hnsw_m,
                           ef_construction=ix.hnsw_ef_construction,
                           ef_search=ix.hnsw_ef_search),
-        keep_versions=ix.keep_versions,
+        keep_versions=ix.keep_versions, safety=make_content_safety(settings),
     )
+
+
+def make_content_safety(settings: Settings) -> ContentSafety:
+    """The content-safety check that holds documents at build time and screens passages."""
+    return ContentSafety(settings.content.allowed_domains)
 
 
 def reranker_path(settings: Settings) -> str | None:
@@ -188,6 +194,7 @@ def make_answer_service(settings: Settings, *, embedder: Embedder,
         verifier=CitationVerifier(min_overlap=settings.answer.min_overlap, reranker=checker,
                                   min_reranker_score=settings.answer.min_support_score),
         policy=gate_policy(settings), rewriter=make_rewriter(settings),
+        safety=make_content_safety(settings),
     )
 
 

@@ -332,3 +332,9 @@ def test_an_unrelated_question_is_off_topic_without_suggestions(shipped_url):
     body = chat(shipped_url, "What is the capital of France?")
     assert body["fallback"]["reason"] == "off_topic"
     assert body["fallback"]["suggestions"] == []
+
+
+def test_nothing_in_the_sample_help_center_is_held_for_review(base_url):
+    r = httpx.get(f"{base_url}/v1/admin/held", headers=AUTH, timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.json() == []

@@ -205,3 +205,22 @@ def test_dates_next_to_each_other_are_not_mistaken_for_a_card() -> None:
 def test_redaction_is_idempotent() -> None:
     once = redact(THREAD)
     assert redact(once) == once
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("cvv 123", "cvv [CVV]"),
+        ("CVC: 9876", "CVC: [CVV]"),
+        ("CVV2 is 055", "CVV2 is [CVV]"),
+        ("my security code is 4321", "my security code is [CVV]"),
+        ("card 4111 1111 1111 1111 cvv 123", "card [CARD] cvv [CVV]"),
+    ],
+)
+def test_card_security_codes_after_a_keyword_are_redacted(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+def test_three_digits_without_a_card_keyword_are_kept() -> None:
+    text = "Error 123 after 30 days; the code on the box is 4321."
+    assert redact(text) == text
