@@ -1,4 +1,11 @@
-"""The article catalogue in the database: sync loaded documents in, read servable ones out."""
+"""The article catalogue in the database: sync loaded documents in, read servable ones out.
+
+Each article has one owner. An article loaded from a file is its file's until an admin writes
+or deletes it through the admin API; from then on the API owns it (an :class:`ArticleClaim`
+row, a tombstone for a deletion) and file ingestion leaves it alone, reporting it as kept,
+until an admin releases it (:func:`release`). Articles created through the API are the API's
+from the start.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, delete, select
+from sqlmodel import Session, col, delete, select
 
-from app.models import Article, ChunkRecord, utcnow
+from app.models import Article, ArticleClaim, ChunkRecord, utcnow
 from app.rag.build import content_hash
 from app.rag.index import IndexVersion
 from app.rag.types import SourceDocument
@@ -28,6 +35,7 @@ class SyncReport:
     updated: tuple[str, ...]
     unchanged: tuple[str, ...]
     removed: tuple[str, ...]
+    kept: tuple[str, ...] = ()  # offered by a file, but the admin API owns them
 
 
 def to_document(row: Article) -> SourceDocument:
@@ -69,25 +77,78 @@ def sync_documents(session: Session, docs: Iterable[SourceDocument], *,
 
     Articles whose source file lies under a scope root but did not load are removed, except
     those from ``keep_paths`` (files that failed to load: a broken edit must not delete the
-    article it used to hold) and those written through the admin API.
+    article it used to hold) and those the admin API owns. Documents whose id the admin API
+    owns (edited, deleted or created through it) are not written: they are reported as kept.
     """
-    result: dict[str, list[str]] = {"added": [], "updated": [], "unchanged": []}
+    result: dict[str, list[str]] = {"added": [], "updated": [], "unchanged": [], "kept": []}
+    claims = {c.article_id: c for c in session.exec(select(ArticleClaim)).all()}
     seen = set()
     for doc in docs:
-        result[upsert(session, doc)].append(doc.id)
         seen.add(doc.id)
+        held = claims.get(doc.id)
+        if held is None:
+            result[upsert(session, doc)].append(doc.id)
+            continue
+        result["kept"].append(doc.id)
+        if held.file_path != doc.source_path:  # where release hands the article back to
+            held.file_path = doc.source_path
+            session.add(held)
     roots = tuple(scope)
     kept = {p.split(":")[0].split("#")[0] for p in keep_paths}
     removed = []
     for row in session.exec(select(Article)).all():
-        if (row.id in seen or row.source_path == API_SOURCE
+        if (row.id in seen or row.id in claims or row.source_path == API_SOURCE
                 or not row.source_path.startswith(roots) or row.source_path in kept):
             continue
         session.delete(row)
         removed.append(row.id)
     session.flush()
     return SyncReport(added=tuple(result["added"]), updated=tuple(result["updated"]),
-                      unchanged=tuple(result["unchanged"]), removed=tuple(removed))
+                      unchanged=tuple(result["unchanged"]), removed=tuple(removed),
+                      kept=tuple(sorted(result["kept"])))
+
+
+def claim(session: Session, article_id: str, *, deleted: bool, actor: str) -> None:
+    """Record that the admin API owns ``article_id`` (call before writing or deleting its row).
+
+    The file the row came from, if any, is remembered for :func:`release`.
+    """
+    row = session.get(Article, article_id)
+    held = session.get(ArticleClaim, article_id)
+    if held is None:
+        held = ArticleClaim(article_id=article_id)
+    if row is not None and row.source_path not in ("", API_SOURCE):
+        held.file_path = row.source_path
+    held.deleted, held.actor, held.claimed_at = deleted, actor, utcnow()
+    session.add(held)
+
+
+def release(session: Session, article_id: str) -> ArticleClaim | None:
+    """Hand an article the admin API owns back to its file; None if the API does not own it.
+
+    The claim (or tombstone) goes, and the row, if any, points at its file again: the next
+    file ingestion of that folder writes the file's version, or removes the article if the
+    file no longer holds it. With no file known, the row stays until a file offers its id.
+    """
+    held = session.get(ArticleClaim, article_id)
+    if held is None:
+        return None
+    row = session.get(Article, article_id)
+    if row is not None and held.file_path and row.source_path == API_SOURCE:
+        row.source_path = held.file_path
+        session.add(row)
+    session.delete(held)
+    session.flush()
+    return held
+
+
+def claimed_ids(session: Session, ids: Iterable[str]) -> set[str]:
+    """Those of ``ids`` that the admin API owns."""
+    wanted = list(ids)
+    if not wanted:
+        return set()
+    query = select(ArticleClaim.article_id).where(col(ArticleClaim.article_id).in_(wanted))
+    return set(session.exec(query).all())
 
 
 def all_documents(session: Session) -> list[SourceDocument]:

@@ -31,6 +31,24 @@ class Article(SQLModel, table=True):
     modified: datetime = Field(default_factory=utcnow)
 
 
+class ArticleClaim(SQLModel, table=True):
+    """An article the admin API owns: file ingestion neither overwrites nor brings it back.
+
+    Written by every admin API write or delete of an article or ticket; removed when an admin
+    releases it (``POST /v1/admin/articles/{id}/release``), after which its file wins again.
+    """
+
+    __tablename__ = "article_claim"
+
+    article_id: str = Field(primary_key=True, max_length=200)
+    deleted: bool = False  # a tombstone: deleted through the API, kept deleted
+    # The file that held the article when the API took it over, or that last offered a
+    # version of it to file ingestion; "" while none is known. Release hands the row back to it.
+    file_path: str = ""
+    actor: str = Field(default="", max_length=40)
+    claimed_at: datetime = Field(default_factory=utcnow)
+
+
 class ChunkRecord(SQLModel, table=True):
     """The chunks of the active index version, for inspection and evaluation joins."""
 

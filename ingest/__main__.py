@@ -1,5 +1,8 @@
 """``python -m ingest [PATH ...]``: load, chunk, embed and index knowledge-base sources.
 
+Articles edited or deleted through the admin API are the API's: ingestion keeps them as they
+are and names them, until an admin releases one (``POST /v1/admin/articles/{id}/release``).
+
 Exit codes: 0 everything ingested; 2 some files failed (each reported with its reason, all
 others ingested); 1 the build itself failed (the previously active index keeps serving).
 """
@@ -59,12 +62,18 @@ def main(argv: list[str] | None = None) -> int:
     bar.close()
     for failure in report.failures:
         print(f"failed: {failure.path}: {failure.reason}", file=sys.stderr)
+    if report.kept:
+        print(f"kept {len(report.kept)} articles edited or deleted through the admin API, not "
+              f"their files: {', '.join(report.kept)}; hand one back to its file with "
+              "POST /v1/admin/articles/{id}/release, and the next ingestion takes the file",
+              file=sys.stderr)
     b = report.build
     for doc_id in b.held:
         print(f"held for review: {doc_id} (see GET /v1/admin/held)", file=sys.stderr)
     summary = {
         "added": report.added, "updated": report.updated, "unchanged": report.unchanged,
-        "removed": report.removed, "failed": len(report.failures), "held": len(b.held),
+        "removed": report.removed, "kept": len(report.kept), "failed": len(report.failures),
+        "held": len(b.held),
         "chunks": b.chunks,
         "embedded": b.embedded, "seconds": round(report.seconds, 2),
         "embed_seconds": round(b.embed_seconds, 2), "index_version": b.version,
@@ -74,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary))
     else:
         print("added {added}, updated {updated}, unchanged {unchanged}, removed {removed}, "
-              "failed {failed}, held for review {held}; {chunks} chunks ({embedded} embedded) "
-              "in {seconds} s; "
+              "kept {kept}, failed {failed}, held for review {held}; "
+              "{chunks} chunks ({embedded} embedded) in {seconds} s; "
               "index {index_version} ({index})".format(**summary))
     return 2 if report.failures else 0
 

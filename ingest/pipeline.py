@@ -33,6 +33,7 @@ class IngestReport:
     unchanged: int
     removed: int
     failures: tuple[LoadFailure, ...]
+    kept: tuple[str, ...]  # ids a file offered, left as the admin API edited or deleted them
     build: BuildOutcome
     seconds: float
 
@@ -71,7 +72,7 @@ def ingest_paths(paths: list[Path], *, settings: Settings, engine: Engine,
             version.close()
     return IngestReport(added=len(sync.added), updated=len(sync.updated),
                         unchanged=len(sync.unchanged), removed=len(sync.removed),
-                        failures=tuple(failures), build=outcome,
+                        failures=tuple(failures), kept=sync.kept, build=outcome,
                         seconds=time.perf_counter() - started)
 
 

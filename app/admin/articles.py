@@ -1,7 +1,9 @@
 """Articles and tickets written through the admin API, kept in the database catalogue.
 
-The database is the source of truth for what the next re-index serves: an article created
-here has no file, and ``python -m ingest`` never removes it. Inputs go through the same
+The database is the source of truth for what the next re-index serves. Every article or
+ticket written or deleted here is owned by the API (:func:`app.catalog.claim`): ``python -m
+ingest`` neither overwrites nor removes nor brings it back until an admin releases it
+(:func:`release`), after which its file wins again. Inputs go through the same
 parsers as files (:mod:`app.content.parse`), so one article gives the same document, and the
 same content hash, whichever way it arrives. A batch is all or nothing.
 """
@@ -17,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+from app import catalog
 from app.admin import audit
 from app.admin.schemas import ID_PATTERN, ArticleIn
 from app.catalog import API_SOURCE, to_document, upsert
@@ -48,7 +51,7 @@ class InvalidInputError(RagError, ValueError):
 @dataclass(frozen=True, slots=True)
 class Saved:
     id: str
-    result: str  # added | updated | unchanged | deleted
+    result: str  # added | updated | unchanged | deleted | released
     status: str = ""
 
 
@@ -150,6 +153,7 @@ def save(session: Session, docs: list[SourceDocument], *, actor: str) -> list[Sa
     """Insert or update documents, with one audit row per change (the caller commits)."""
     out = []
     for doc in docs:
+        catalog.claim(session, doc.id, deleted=False, actor=actor)
         result = upsert(session, doc)
         if result != "unchanged":
             kind = "ticket" if doc.source_type == "ticket" else "article"
@@ -168,6 +172,7 @@ def set_status(session: Session, article_id: str, status: str, *, actor: str) ->
     row = session.get(Article, article_id)
     if row is None:
         return None
+    catalog.claim(session, article_id, deleted=False, actor=actor)
     result = upsert(session, replace(to_document(row), status=status))
     if result != "unchanged":
         audit.record(session, actor=actor, action=f"article.{_STATUS_VERB[status]}",
@@ -188,9 +193,27 @@ def delete(session: Session, article_id: str, *, actor: str) -> Saved | None:
     audit.record(session, actor=actor, action=f"{row.source_type}.delete",
                  target_type=row.source_type, target_id=article_id,
                  detail={"source": row.source_path or API_SOURCE, "title": row.title})
+    catalog.claim(session, article_id, deleted=True, actor=actor)  # a tombstone
     session.delete(row)
     session.flush()
     return Saved(article_id, "deleted", row.status)
+
+
+def release(session: Session, article_id: str, *, actor: str) -> Saved | None:
+    """Hand an article or tombstone the API owns back to its file; None if the API owns none.
+
+    The next ``python -m ingest`` of the file's folder takes the file's version again.
+    """
+    held = catalog.release(session, article_id)
+    if held is None:
+        return None
+    row = session.get(Article, article_id)
+    kind = row.source_type if row is not None else "article"
+    audit.record(session, actor=actor, action=f"{kind}.release", target_type=kind,
+                 target_id=article_id,
+                 detail={"deleted": held.deleted, "file": held.file_path or None})
+    session.flush()
+    return Saved(article_id, "released", row.status if row is not None else "")
 
 
 def list_rows(session: Session, *, filters: dict[str, str | None], q: str | None,
@@ -213,8 +236,10 @@ def list_rows(session: Session, *, filters: dict[str, str | None], q: str | None
     return int(total), list(rows)
 
 
-def describe(row: Article, *, index: IndexVersion | None, body: bool) -> dict[str, Any]:
-    """An article as the admin API shows it, with whether the served index has this content."""
+def describe(row: Article, *, index: IndexVersion | None, body: bool,
+             owned: bool) -> dict[str, Any]:
+    """An article as the admin API shows it, with whether the served index has this content;
+    ``owned``: the admin API owns it (file ingestion leaves it alone)."""
     indexed = index.articles.get(row.id) if index is not None else None
     out: dict[str, Any] = {
         "id": row.id, "title": row.title, "url": row.url, "product": row.product,
@@ -222,6 +247,7 @@ def describe(row: Article, *, index: IndexVersion | None, body: bool) -> dict[st
         "updated_at": row.updated_at, "tags": json.loads(row.tags),
         "source": "api" if row.source_path == API_SOURCE else "file",
         "source_path": None if row.source_path == API_SOURCE else row.source_path,
+        "owner": "api" if owned else "file",
         "content_hash": row.content_hash, "created": row.created, "modified": row.modified,
         "index": {"version": index.name if index is not None else None,
                   "indexed": indexed is not None,

@@ -29,6 +29,7 @@ from app.admin.schemas import (
 )
 from app.admin.views import start_job
 from app.auth import AdminKeyDep
+from app.catalog import claimed_ids
 from app.content.parse import LoadError
 from app.deps import SessionDep, SettingsDep, StateDep
 from app.models import Article
@@ -134,8 +135,10 @@ def list_articles(session: SessionDep, state: StateDep, status: str | None = Non
     filters = {"status": status, "product": product, "locale": locale,
                "source_type": source_type, "source": source}
     total, rows = articles.list_rows(session, filters=filters, q=q, limit=limit, offset=offset)
+    owned = claimed_ids(session, (r.id for r in rows))
     return {"total": total, "limit": limit, "offset": offset,
-            "items": [articles.describe(r, index=state.index, body=False) for r in rows]}
+            "items": [articles.describe(r, index=state.index, body=False, owned=r.id in owned)
+                      for r in rows]}
 
 
 def _lookup_id(article_id: str) -> str:
@@ -153,20 +156,40 @@ def _get_row(session: SessionDep, article_id: str) -> Article:
 
 @router.get("/articles/{article_id}", summary="One article, with its body and index state")
 def get_article(article_id: str, session: SessionDep, state: StateDep) -> dict[str, Any]:
-    return articles.describe(_get_row(session, article_id), index=state.index, body=True)
+    row = _get_row(session, article_id)
+    return articles.describe(row, index=state.index, body=True,
+                             owned=bool(claimed_ids(session, [row.id])))
 
 
 @router.delete("/articles/{article_id}", response_model=WriteResponse,
                summary="Delete an article or ticket")
 def delete_article(article_id: str, session: SessionDep, admin: AdminKeyDep, jobs: JobsDep,
                    reindex: bool = _REINDEX) -> JSONResponse:
-    """Removed from the catalogue now, from answers after the next re-index job. An article
-    that still has a file comes back with the next ``python -m ingest`` of its folder."""
+    """Removed from the catalogue now, from answers after the next re-index job. It stays
+    deleted when ``python -m ingest`` runs again, even if a file still holds it, until it is
+    released (``POST /v1/admin/articles/{id}/release``)."""
     saved = articles.delete(session, _lookup_id(article_id), actor=admin.id)
     if saved is None:
         raise HTTPException(404, detail=f"no article or ticket with id {article_id!r}")
     session.commit()
     return _respond([saved], jobs=jobs, reindex=reindex, actor=admin.id)
+
+
+@router.post("/articles/{article_id}/release", response_model=WriteResponse,
+             summary="Hand an article edited or deleted here back to its file")
+def release_article(article_id: str, session: SessionDep, admin: AdminKeyDep,
+                    jobs: JobsDep) -> JSONResponse:
+    """The admin API stops owning the article (or its deletion): the next ``python -m ingest``
+    of its folder (``make run`` runs one) writes the file's version again, or removes the
+    article if no file holds it any more. Until then the catalogue keeps the API's version."""
+    saved = articles.release(session, _lookup_id(article_id), actor=admin.id)
+    if saved is None:
+        raise HTTPException(404, detail=f"no article or ticket with id {article_id!r} was "
+                                        "edited or deleted through the admin API since its "
+                                        "last release: its file already owns it")
+    session.commit()
+    # No re-index job: the catalogue changes only when file ingestion takes the file again.
+    return _respond([saved], jobs=jobs, reindex=False, actor=admin.id)
 
 
 def _set_status(article_id: str, status: str, session: SessionDep, admin_id: str,

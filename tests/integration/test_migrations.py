@@ -117,6 +117,8 @@ def _rows() -> list[SQLModel]:
                           target_id="key-1", detail={"scope": "widget"}),
         models.ReindexJob(id="job-1", status="succeeded", rebuild=True, created_at=T0,
                           result={"chunks": 1}),
+        models.ArticleClaim(article_id="kb-1", deleted=True, file_path="data/kb/reset.md",
+                            actor="key-1", claimed_at=T0),
         models.EvalRun(name="smoke", dataset="sample", questions=60, gates_passed=True,
                        metrics={"recall@5": 0.9}, config={"k": 5}, created_at=T0),
     ]
@@ -197,7 +199,8 @@ def test_an_older_release_database_gets_the_tables_it_lacked(new_url):
     engine.dispose()
 
     engine = make_engine(url)
-    assert set(sa.inspect(engine).get_table_names()) == BASELINE_TABLES | {"alembic_version"}
+    assert set(sa.inspect(engine).get_table_names()) == BASELINE_TABLES | {
+        "article_claim", "alembic_version"}  # article_claim: revision 0003
     assert _differences(engine) == []
     with Session(engine) as session:
         assert session.get(models.Article, "kb-1") is not None
@@ -267,6 +270,34 @@ def test_a_database_at_the_baseline_gets_message_trace_keeping_its_messages(new_
         session.commit()
         session.refresh(old)
         assert old.trace == '{"format": 1}'
+    engine.dispose()
+
+
+def test_a_database_at_0002_gets_claims_for_the_articles_the_api_wrote(new_url):
+    url = new_url()
+    engine = make_engine(url, upgrade=False)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0002")
+    with engine.begin() as connection:
+        assert "article_claim" not in sa.inspect(connection).get_table_names()
+        for article_id, source in [("kb-1", "data/kb/reset.md"), ("kb-2", "api")]:
+            connection.execute(sa.text(
+                "INSERT INTO article (id, title, url, product, locale, status, source_type, "
+                "updated_at, tags, body, source_path, content_hash, created, modified) VALUES "
+                "(:id, 't', '', 'hub', 'en-US', 'published', 'article', '', '[]', 'b', "
+                ":source, :hash, :t, :t)"), {"id": article_id, "source": source,
+                                             "hash": "c" * 64, "t": T0})
+    engine.dispose()
+
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        assert current_revision(connection) == head_revision()
+    assert _differences(engine) == []
+    with Session(engine) as session:
+        claims = session.exec(select(models.ArticleClaim)).all()
+        assert [(c.article_id, c.deleted, c.file_path) for c in claims] == [("kb-2", False, "")]
+        assert claims[0].actor == "migration"
+        assert {a.id for a in session.exec(select(models.Article))} == {"kb-1", "kb-2"}
     engine.dispose()
 
 
