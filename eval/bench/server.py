@@ -77,10 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from app.main import create_app
+    from app.rag.rerank import MODEL_DEPTH
 
     retrieval: dict[str, Any] = {}
     if args.reranker is not None:
         retrieval["reranker"] = args.reranker
+        if args.reranker != "none" and args.rerank_depth is None:
+            retrieval["rerank_depth"] = MODEL_DEPTH  # a named reranker is measured reranking
     if args.rerank_depth is not None:
         retrieval["rerank_depth"] = args.rerank_depth
     settings = bench_settings(args.root, **({"retrieval": retrieval} if retrieval else {}))
