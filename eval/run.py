@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import IndexNotFoundError
-from app.rag.answer import AnswerService, Prepared
+from app.rag.answer import AnswerService, Prepared, decision
 from app.rag.index import IndexStore, IndexVersion
 from app.rag.protocols import Embedder
 from app.rag.retrieve import HybridRetriever, Retrieval, normalise_filters
 from app.rag.sparse import tokenize
-from app.rag.trace import Decision, outcome_of
+from app.rag.trace import Decision
 from app.rag.types import Candidate
 from app.settings import Settings
 from eval.datasets import EvalQuestion
@@ -244,13 +244,6 @@ def answer_record(pipeline: Pipeline, q: EvalQuestion) -> dict[str, Any]:
     }
 
 
-def _decision(prepared: Prepared) -> Decision:
-    """The decision of a question that was gated but not answered (calibration)."""
-    reason = prepared.fallback.reason if prepared.fallback else None
-    return Decision(outcome_of(reason), reason, prepared.gate_kind, prepared.gate_score,
-                    prepared.gate_threshold, prepared.agreement, dict(prepared.signals))
-
-
 def gate_record(pipeline: Pipeline, q: EvalQuestion) -> dict[str, Any]:
     """Retrieve, rerank and gate one question without generating (for calibration)."""
     prepared = pipeline.service.prepare(pipeline.index, q.question, history=q.history,
@@ -259,7 +252,7 @@ def gate_record(pipeline: Pipeline, q: EvalQuestion) -> dict[str, Any]:
         "query": prepared.query,
         "ranked_article_ids": list(dedupe_articles(c.chunk.article_id
                                                    for c in prepared.candidates)),
-        "gate": _gate(_decision(prepared)),
+        "gate": _gate(decision(prepared)),
         "fallback": None if prepared.fallback is None else {
             "reason": prepared.fallback.reason, "suggestions": []},
         "timings_ms": dict(prepared.timings_ms),

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -81,3 +86,46 @@ def widget_headers(keys: Keys, origin: str = SITE) -> dict[str, str]:
 
 def app_for(settings: Settings, state: AppState):  # type: ignore[no-untyped-def]
     return create_app(settings, state=state)
+
+
+@dataclass
+class Receiver:
+    """A local webhook receiver's record: it answers with the scripted statuses in turn (the
+    last one repeats) and keeps every delivery's headers and body."""
+
+    statuses: list[int]
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    url: str = ""
+
+    def wait_for(self, count: int, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count:
+            assert time.monotonic() < deadline, f"only {len(self.received)} deliveries"
+            time.sleep(0.02)
+
+
+@contextmanager
+def receiver(*statuses: int) -> Iterator[Receiver]:
+    """A real HTTP server on 127.0.0.1 taking webhook deliveries (200 unless scripted)."""
+    rec = Receiver(list(statuses) or [200])
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            rec.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            status = rec.statuses[min(len(rec.received), len(rec.statuses)) - 1]
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    rec.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/handoff"
+    try:
+        yield rec
+    finally:
+        server.shutdown()
+        server.server_close()

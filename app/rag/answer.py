@@ -442,18 +442,25 @@ def _marked(sentence: Sentence) -> str:
     return f"{sentence.text} {''.join(f'[{n}]' for n in sentence.citations)}"
 
 
+def decision(prepared: Prepared, fallback: Fallback | None = None) -> Decision:
+    """The decision record of a prepared question; ``fallback`` is the final one when
+    generation changed it (``unsupported``, ``model_declined``), else the gate's."""
+    final = fallback or prepared.fallback
+    reason = final.reason if final else None
+    return Decision(outcome_of(reason), reason, prepared.gate_kind, prepared.gate_score,
+                    prepared.gate_threshold, prepared.agreement, dict(prepared.signals))
+
+
 def _trace(prepared: Prepared, fallback: Fallback | None,
            sentences: Sequence[tuple[Sentence, str]], *, generator: str,
            timings: Mapping[str, float]) -> Trace:
-    reason = fallback.reason if fallback else None
     return Trace(
         query=prepared.query,
         candidates=tuple(TraceCandidate(c.chunk.chunk_id, c.chunk.article_id, c.chunk.title,
                                         c.chunk.source_type, c.score, dict(c.ranks),
                                         dict(c.scores))
                          for c in prepared.candidates[:TRACE_CANDIDATES]),
-        decision=Decision(outcome_of(reason), reason, prepared.gate_kind, prepared.gate_score,
-                          prepared.gate_threshold, prepared.agreement, dict(prepared.signals)),
+        decision=decision(prepared, fallback),
         passages=tuple(TracePassage(p.n, p.chunk.chunk_id, p.chunk.article_id)
                        for p in prepared.passages),
         sentences=tuple(TraceSentence(s.text, s.citations, why) for s, why in sentences),

@@ -6,12 +6,9 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -26,6 +23,7 @@ from tests.public_helpers import (
     index_fixture_kb,
     make_keys,
     make_state,
+    receiver,
     widget_headers,
 )
 from tests.servers import serve
@@ -35,48 +33,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 SECRET = "whsec-test-1234567890"
 ANSWERABLE = "How many days do I have to return hardware?"
 UNANSWERABLE = "Can I pay for my order with goats?"
-
-
-@dataclass
-class Receiver:
-    """Answers with the scripted statuses in turn (the last one repeats) and records."""
-
-    statuses: list[int]
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    url: str = ""
-
-    def wait_for(self, count: int, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.received) < count:
-            assert time.monotonic() < deadline, f"only {len(self.received)} deliveries"
-            time.sleep(0.02)
-
-
-@contextmanager
-def receiver(*statuses: int) -> Iterator[Receiver]:
-    rec = Receiver(list(statuses))
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            rec.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            status = rec.statuses[min(len(rec.received), len(rec.statuses)) - 1]
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    rec.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/handoff"
-    try:
-        yield rec
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(scope="module")

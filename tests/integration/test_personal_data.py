@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import httpx
@@ -22,12 +19,14 @@ from sqlmodel import Session, SQLModel, select
 from app.models import Conversation, Message, utcnow
 from app.privacy import RetentionSweeper, purge_expired
 from tests.public_helpers import (
+    Receiver,
     admin_headers,
     app_for,
     base_settings,
     index_fixture_kb,
     make_keys,
     make_state,
+    receiver,
     widget_headers,
 )
 from tests.servers import serve
@@ -47,32 +46,6 @@ def leaks(blob: str) -> list[str]:
     return [s for s in SECRETS if s.lower() in blob.lower()]
 
 
-@contextmanager
-def receiver() -> Iterator[list[bytes]]:
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    bodies: list[bytes] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    bodies.append(f"http://127.0.0.1:{server.server_address[1]}/hook".encode())
-    try:
-        yield bodies
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory, embedder):
     var = tmp_path_factory.mktemp("var")
@@ -81,14 +54,13 @@ def indexed(tmp_path_factory, embedder):
 
 
 @pytest.fixture()
-def served(indexed) -> Iterator[tuple[str, list[bytes]]]:
+def served(indexed) -> Iterator[tuple[str, Receiver]]:
     var, _, state, _ = indexed
-    with receiver() as bodies:
-        url = bodies.pop().decode()
-        settings = base_settings(var, handoff={"webhook_url": url, "webhook_secret": "s" * 20,
-                                               "attempts": 1})
+    with receiver() as hook:
+        settings = base_settings(var, handoff={"webhook_url": hook.url,
+                                               "webhook_secret": "s" * 20, "attempts": 1})
         with serve(app_for(settings, state)) as base:
-            yield base, bodies
+            yield base, hook
 
 
 def database_dump(engine, *, skip: tuple[str, ...] = ()) -> str:  # type: ignore[no-untyped-def]
@@ -112,7 +84,7 @@ def chat(base: str, keys, message: str, **extra) -> dict:  # type: ignore[no-unt
 def test_planted_personal_data_is_redacted_everywhere(indexed, served, caplog):
     caplog.set_level(logging.DEBUG)
     _, engine, _, keys = indexed
-    base, webhook_bodies = served
+    base, hook = served
     first = chat(base, keys, PLANTED)
     cid = first["conversation_id"]
     stream = httpx.post(f"{base}/v1/chat/stream", headers=widget_headers(keys), timeout=60,
@@ -131,14 +103,12 @@ def test_planted_personal_data_is_redacted_everywhere(indexed, served, caplog):
     completion = httpx.post(f"{base}/v1/chat/completions", headers=widget_headers(keys),
                             timeout=60, json={"messages": [{"role": "user", "content": PLANTED}]})
     assert completion.status_code == 200, completion.text
-    deadline = time.monotonic() + 15
-    while not webhook_bodies and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert webhook_bodies, "the handoff never reached the webhook"
+    hook.wait_for(1)  # the handoff reached the webhook
 
     outputs = {"chat": json.dumps(first), "stream": stream.text, "history": history.text,
                "handoff": handoff.text, "trace": trace.text, "completion": completion.text,
-               "webhook": b"".join(webhook_bodies).decode(), "database": database_dump(engine),
+               "webhook": b"".join(body for _, body in hook.received).decode(),
+               "database": database_dump(engine),
                "logs": caplog.text}
     assert {name: leaks(blob) for name, blob in outputs.items() if leaks(blob)} == {}
     # What was kept is the redacted message, so the test would see a leak if there were one.
@@ -153,7 +123,7 @@ def test_planted_personal_data_is_redacted_everywhere(indexed, served, caplog):
 
 def test_admin_erases_one_conversation_everywhere(indexed, served):
     _, engine, _, keys = indexed
-    base, webhook_bodies = served
+    base, _ = served
     kept = chat(base, keys, "How many days do I have to return hardware?")["conversation_id"]
     first = chat(base, keys, PLANTED)
     cid = first["conversation_id"]
