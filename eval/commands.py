@@ -292,6 +292,7 @@ def _fit_decision(args: argparse.Namespace, settings: Settings,
                   reranker: str | None, index_version: str, articles: list[str]) -> int:
     """``calibrate --model``: fit the answerability model and write it where the service
     reads it."""
+    from app.rag.factory import sentence_scorer_name
     from eval import plots
     from eval.decision import fit
 
@@ -300,6 +301,7 @@ def _fit_decision(args: argparse.Namespace, settings: Settings,
                 "embedder": settings.embedder.model,
                 "reranker": Path(reranker).name if reranker and r.rerank_depth > 0 else None,
                 "rerank_depth": r.rerank_depth, "rerank_fusion_weight": r.rerank_fusion_weight,
+                "sentence_scorer": sentence_scorer_name(settings),
                 "index_version": index_version, "dataset": dataset["name"],
                 "selection": dataset["selection"],
                 # the knowledge base it is calibrated for (AnswerabilityModel.fits)
@@ -309,7 +311,9 @@ def _fit_decision(args: argparse.Namespace, settings: Settings,
     (run_dir / "decision.json").write_text(model.to_json(), encoding="utf-8")
     plots.reliability(quality["reliability"], path=run_dir / "reliability.png")
     print(f"answerability model on {len(records)} questions, out of fold: AUROC "
-          f"{quality['auroc']}, calibration error {quality['expected_calibration_error']}")
+          f"{quality['auroc']}, calibration error {quality['expected_calibration_error']} "
+          f"(a perfectly calibrated model would show about "
+          f"{quality['calibration_error_if_calibrated']} on as many questions)")
     for target, rates in quality["targets"].items():
         print(f"  target {float(target):.2f}: false answers {rates['false_answer_rate']:.4f}, "
               f"answerable answered {rates['answered_rate_answerable']:.4f} (threshold "

@@ -57,6 +57,17 @@ def expected_calibration_error(probs: np.ndarray, y: np.ndarray, *, bins: int = 
                      for row in table) / total, 4) if total else 0.0
 
 
+def calibration_error_noise(probs: np.ndarray, *, bins: int = BINS, draws: int = 1000,
+                            seed: int = 0) -> float:
+    """The median calibration error a perfectly calibrated model would show at these
+    probabilities on this many questions (outcomes drawn from the probabilities themselves):
+    the error's floor from sampling alone, to read ``expected_calibration_error`` against."""
+    rng = np.random.default_rng(seed)
+    errors = [expected_calibration_error(probs, (rng.random(len(probs)) < probs).astype(float),
+                                         bins=bins) for _ in range(draws)]
+    return round(float(np.median(errors)), 4)
+
+
 def fit(records: Sequence[Mapping[str, Any]], *, max_false_answer: float,
         manifest: Mapping[str, Any]) -> tuple[AnswerabilityModel, dict[str, Any]]:
     """The model and how it did out of fold: AUROC, false-answer and answered rates."""
@@ -73,6 +84,7 @@ def fit(records: Sequence[Mapping[str, Any]], *, max_false_answer: float,
                "false_answer_rate": round(float(answered[y == 0].mean()), 4),
                "answered_rate_answerable": round(float(answered[y == 1].mean()), 4),
                "expected_calibration_error": expected_calibration_error(probs, y),
+               "calibration_error_if_calibrated": calibration_error_noise(probs),
                "targets": {k: {"false_answer_rate": round(float((probs[y == 0] >= t).mean()), 4),
                                "answered_rate_answerable":
                                    round(float((probs[y == 1] >= t).mean()), 4)}

@@ -35,6 +35,7 @@ from app.rag.protocols import Generator, QueryRewriter
 from app.rag.rerank import BudgetedReranker
 from app.rag.retrieve import HybridRetriever
 from app.rag.rewrite import RuleBasedRewriter
+from app.rag.sentences import SentenceScorer, best_score
 from app.rag.trace import (
     TRACE_CANDIDATES,
     Decision,
@@ -44,7 +45,16 @@ from app.rag.trace import (
     TraceSentence,
     outcome_of,
 )
-from app.rag.types import Candidate, Chunk, Passage, Sentence, Turn, VerifiedAnswer, is_list_item
+from app.rag.types import (
+    Candidate,
+    Chunk,
+    Passage,
+    Sentence,
+    SentenceScores,
+    Turn,
+    VerifiedAnswer,
+    is_list_item,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +128,7 @@ class Prepared:
     signals: dict[str, float] = field(default_factory=dict)
     gate_kind: str = "dense"  # model | rerank | dense: what gate_score is
     gate_threshold: float = 0.0  # the bar gate_score was compared with
+    sentence_scores: SentenceScores = field(default_factory=SentenceScores)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +141,7 @@ class AnswerResult:
     index_version: str
     timings_ms: dict[str, float] = field(default_factory=dict)
     trace: Trace | None = None
+    llm_failed: bool = False  # the configured generator failed; the extractive answer stands
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +158,10 @@ class AnswerService:
     def __init__(self, *, retriever: HybridRetriever, reranker: BudgetedReranker | None,
                  generator: Generator, verifier: CitationVerifier,
                  policy: GatePolicy | None = None, rewriter: QueryRewriter | None = None,
-                 safety: ContentSafety | None = None) -> None:
+                 safety: ContentSafety | None = None,
+                 sentence_scorer: SentenceScorer | None = None) -> None:
         self.retriever = retriever
+        self.sentence_scorer = sentence_scorer  # None: no sentence_rerank signal
         self.safety = safety  # screens every passage and generated sentence (None: off)
         self.reranker = reranker
         self.generator = generator
@@ -175,15 +189,20 @@ class AnswerService:
             timings["rerank"] = reranked.ms
             depth, reduced = reranked.depth, reranked.reduced
             candidates = list(reranked.candidates)
+        passages = self.passages(candidates) if candidates else ()
         t = time.perf_counter()
-        signals = decision_signals(query, candidates, index.sparse)
+        scores = (self.sentence_scorer.score(query, passages)
+                  if self.sentence_scorer is not None else SentenceScores())
+        timings["sentences"] = _ms(t)
+        t = time.perf_counter()
+        signals = decision_signals(query, candidates, index.sparse,
+                                   sentence_rerank=best_score(scores, passages))
         gate = self._gate(candidates, signals, query=query,
-                          use_model=self.model_decides(index))
+                          use_model=self.model_decides(index), scores=scores)
         timings["decide"] = _ms(t)
-        passages = () if gate.fallback else self.passages(candidates)
-        return Prepared(query, tuple(candidates), passages, gate.score, gate.agreement,
-                        gate.fallback, depth, reduced, timings, signals, gate.kind,
-                        gate.threshold)
+        return Prepared(query, tuple(candidates), () if gate.fallback else passages,
+                        gate.score, gate.agreement, gate.fallback, depth, reduced, timings,
+                        signals, gate.kind, gate.threshold, scores)
 
     def model_decides(self, index: IndexVersion) -> bool:
         """Whether the answerability model was fitted on this index's knowledge base (else
@@ -204,7 +223,8 @@ class AnswerService:
         return fits
 
     def _gate(self, candidates: list[Candidate], signals: Mapping[str, float] | None = None,
-              *, query: str = "", use_model: bool = True) -> _Gate:
+              *, query: str = "", use_model: bool = True,
+              scores: SentenceScores | None = None) -> _Gate:
         p = self.policy
         if not candidates:
             return _Gate(0.0, False, Fallback("no_context", ()), "dense", 0.0)
@@ -213,7 +233,8 @@ class AnswerService:
         if p.model is not None and use_model:
             score = p.model.probability(signals or {})
             passed = score >= p.model.threshold
-            return _Gate(score, agreement, None if passed else self._decline(candidates, query),
+            return _Gate(score, agreement,
+                         None if passed else self._decline(candidates, query, scores),
                          "model", p.model.threshold)
         if self.policy.score == "rerank" and "rerank" in top.scores:
             kind, score = "rerank", top.scores["rerank"]
@@ -223,10 +244,12 @@ class AnswerService:
             bar, bar_agree = p.dense_min_score, p.dense_min_score_agreement
         threshold = bar_agree if agreement else bar
         passed = score >= bar or (agreement and score >= bar_agree)
-        return _Gate(score, agreement, None if passed else self._decline(candidates, query), kind,
+        return _Gate(score, agreement,
+                     None if passed else self._decline(candidates, query, scores), kind,
                      min(threshold, bar))
 
-    def _decline(self, candidates: Sequence[Candidate], query: str) -> Fallback:
+    def _decline(self, candidates: Sequence[Candidate], query: str,
+                 scores: SentenceScores | None = None) -> Fallback:
         """``off_topic`` when nothing is even related, else ``low_confidence``: the articles
         as suggestions, the first with the sentences of its passage that best match the
         question (what the bot would have answered, offered as a suggestion)."""
@@ -238,7 +261,8 @@ class AnswerService:
         best = self._quotable(articles[0].chunk) if articles else None
         if suggestions and best is not None and suggestions[0].article_id == best.article_id:
             passage = Passage(1, best, articles[0].score)
-            lead = self.extractive.compose(query, [passage])[:SNIPPET_SENTENCES]
+            lead = self.extractive.compose(query, [passage],
+                                           scores=_scores_of(scores, best))[:SNIPPET_SENTENCES]
             snippet = _snippet(" ".join(s.text for s in lead) or best.text)
             first = suggestions[0]
             suggestions = (Suggestion(first.article_id, first.title, first.url, snippet),
@@ -283,7 +307,7 @@ class AnswerService:
         prepared = self.prepare(index, message, history=history,
                                 previous_titles=previous_titles, filters=filters)
         timings = dict(prepared.timings_ms)
-        fallback, generator_name = prepared.fallback, ""
+        fallback, generator_name, llm_failed = prepared.fallback, "", False
         sentences: list[Sentence] = []
         whys: list[str] = []
         if fallback is None:
@@ -302,7 +326,7 @@ class AnswerService:
             except _Fallback as exc:
                 fallback = Fallback(exc.reason, self._suggest(prepared.candidates))
             except _UsedExtractive:
-                generator_name = self.extractive.name
+                generator_name, llm_failed = self.extractive.name, True
             timings["generate"] = _ms(t)
             if fallback is None and not sentences:
                 fallback = Fallback("unsupported", self._suggest(prepared.candidates))
@@ -315,7 +339,7 @@ class AnswerService:
         yield Event("done", AnswerResult(
             answer="" if fallback else _render(sentences, first=True), citations=citations,
             fallback=fallback, prepared=prepared, generator=generator_name,
-            index_version=index.name, timings_ms=timings, trace=trace))
+            index_version=index.name, timings_ms=timings, trace=trace, llm_failed=llm_failed))
 
     def answer(self, index: IndexVersion, message: str, **kwargs: object) -> AnswerResult:
         for event in self.stream(index, message, **kwargs):  # type: ignore[arg-type]
@@ -357,7 +381,8 @@ class AnswerService:
             raise _UsedExtractive() from exc
 
     def _extractive(self, prepared: Prepared) -> Iterator[tuple[Sentence, str]]:
-        for sentence, why in self.extractive.explain(prepared.query, prepared.passages):
+        for sentence, why in self.extractive.explain(prepared.query, prepared.passages,
+                                                     scores=prepared.sentence_scores):
             verified = self.verifier.verify_sentence(_marked(sentence), prepared.passages)
             if verified is not None:
                 yield verified, why
@@ -430,6 +455,14 @@ def _citations(sentences: Sequence[Sentence], passages: Sequence[Passage]
                             score=round(p.score, 4), source_type=p.chunk.source_type,
                             updated_at=p.chunk.updated_at))
     return tuple(out)
+
+
+def _scores_of(scores: SentenceScores | None, chunk: Chunk) -> SentenceScores | None:
+    """The sentence scores of the passage numbered 1 when it holds ``chunk`` (a suggestion's
+    snippet is composed from that passage alone), else None."""
+    if scores is None or 1 not in scores.rerank or scores.chunk_ids.get(1) != chunk.chunk_id:
+        return None
+    return SentenceScores({1: scores.rerank[1]}, {1: chunk.chunk_id})
 
 
 def _first_of_article(passages: Sequence[Passage]) -> dict[int, int]:

@@ -30,7 +30,7 @@ from app.rag.types import Candidate
 
 DECISION_SIGNALS = ("rerank_top", "rerank_margin", "dense_top", "dense_margin", "sparse_top",
                     "sparse_margin", "fused_top", "agreement", "coverage", "sentence_coverage",
-                    "unknown")
+                    "unknown", "sentence_rerank")
 SENTENCE_PASSAGES = 3  # top passages whose sentences sentence_coverage reads
 MODEL_FORMAT = 1
 SAME_KNOWLEDGE_BASE = 0.5  # article-id Jaccard at which a model still fits an index
@@ -54,14 +54,16 @@ def _idf(sparse: BM25Index, term: str) -> float | None:
     return math.log((sparse.n_docs - df + 0.5) / (df + 0.5) + 1.0)
 
 
-def decision_signals(query: str, candidates: Sequence[Candidate],
-                     sparse: BM25Index) -> dict[str, float]:
+def decision_signals(query: str, candidates: Sequence[Candidate], sparse: BM25Index, *,
+                     sentence_rerank: float = 0.0) -> dict[str, float]:
     """The signals of one retrieval (``candidates`` in their final order).
 
     Args:
         query: The search query (the rewritten question).
         candidates: Retrieved candidates, reranked when a reranker ran.
         sparse: The index's BM25 side (its vocabulary gives word rarity).
+        sentence_rerank: The best probability the cross-encoder gave one sentence of the
+            top passages (``sentences.best_score``); 0.0 when sentences are not scored.
 
     Returns:
         One value per name in ``DECISION_SIGNALS``.
@@ -88,6 +90,7 @@ def decision_signals(query: str, candidates: Sequence[Candidate],
     out["sentence_coverage"] = _sentence_coverage(weight, candidates[:SENTENCE_PASSAGES],
                                                   unseen=unseen, total=total)
     out["unknown"] = sum(v is None for v in weight.values()) / len(words) if words else 0.0
+    out["sentence_rerank"] = float(sentence_rerank)
     return out
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from app.errors import ConfigurationError
 from app.rag.citations import REFUSAL, content_words, split_sentences
-from app.rag.types import Chunk, Generation, Passage, Sentence, Turn
+from app.rag.types import Chunk, Generation, Passage, Sentence, SentenceScores, Turn
 
 # A question word found only in a sentence's section heading counts this much: "Open
 # Settings > Security." answers "turn on 2FA" when it sits under "## Turn on two-factor
@@ -83,9 +83,15 @@ class _Unit:
     section: frozenset[str]
     kind: str = "prose"  # prose | intro | step | item (bulleted) | row
     group: int = -1  # the list (for intro and step) or table (for row) it belongs to
+    heading: str = ""  # the section heading it sits under (else the article title)
+
+    @property
+    def can_lead(self) -> bool:
+        """Whether it may open an answer: lead-ins and questions never do."""
+        return self.kind != "intro" and not self.text.rstrip().endswith((":", "?"))
 
 
-def _table_units(table: str, *, start: int, group: int) -> list[_Unit]:
+def _table_units(table: str, *, start: int, group: int, heading: str) -> list[_Unit]:
     rows = [[strip_markdown(c.strip()) for c in line.strip("|").split("|")]
             for line in table.splitlines() if not _TABLE_RULE.match(line)]
     if len(rows) < 2:
@@ -93,12 +99,13 @@ def _table_units(table: str, *, start: int, group: int) -> list[_Unit]:
     header = [h.rstrip(":?") for h in rows[0]]
     return [_Unit(start + i, "; ".join(f"{h}: {v.rstrip('.')}" for h, v in
                                        zip(header, row, strict=False) if v) + ".",
-                  content_words(" ".join(row)), frozenset(), "row", group)
+                  content_words(" ".join(row)), frozenset(), "row", group, heading)
             for i, row in enumerate(rows[1:])]
 
 
 def _units(chunk: Chunk) -> list[_Unit]:
     """Split a passage into units, marking numbered lists, their intros and table rows."""
+    heading = chunk.heading_path[-1] if chunk.heading_path else chunk.title
     section = content_words(chunk.heading_path[-1]) if chunk.heading_path else frozenset()
     units: list[_Unit] = []
     group, in_list, prev, list_kind = 0, False, "", ""
@@ -112,16 +119,19 @@ def _units(chunk: Chunk) -> list[_Unit]:
                     units[-1] = replace(units[-1], kind="intro", group=group)
             text = strip_markdown(body)
             units.append(_Unit(len(units), text, content_words(text), section,
-                               "step" if kind == "step" else "item", group))
+                               "step" if kind == "step" else "item", group, heading))
         else:
             in_list = False
             if kind == "heading":
+                heading = strip_markdown(body)
                 section = content_words(body)
             elif kind == "table":
                 group += 1
-                units.extend(_table_units(body, start=len(units), group=group))
+                units.extend(_table_units(body, start=len(units), group=group,
+                                          heading=heading))
             else:
-                units.extend(_Unit(len(units) + i, s, content_words(s), section)
+                units.extend(_Unit(len(units) + i, s, content_words(s), section,
+                                   heading=heading)
                              for i, s in enumerate(_sentences(strip_markdown(body))))
         prev = kind
     return units
@@ -130,6 +140,20 @@ def _units(chunk: Chunk) -> list[_Unit]:
 def unit_texts(chunk: Chunk) -> list[str]:
     """The sentences, list items and table rows of a passage, as an answer would quote them."""
     return [u.text for u in _units(chunk)]
+
+
+@dataclass(frozen=True, slots=True)
+class UnitView:
+    """A unit of a passage as a sentence scorer reads it."""
+
+    text: str
+    heading: str  # its section heading, else the article title
+    can_lead: bool  # not a lead-in or a question
+
+
+def unit_views(chunk: Chunk) -> list[UnitView]:
+    """The units of a passage in reading order (aligned with :func:`unit_texts`)."""
+    return [UnitView(u.text, u.heading, u.can_lead) for u in _units(chunk)]
 
 
 def _sentences(text: str) -> list[str]:
@@ -203,6 +227,10 @@ def _groups(units: list[_Unit], question: frozenset[str], *, min_score: float,
 # valid for: 24 hours" to another sentence about the same link.
 CUE_BONUS = 0.2
 PASSAGE_PENALTY = 0.1  # per rank of the passage a lead comes from
+# With sentence scores (``SentenceScorer``), the cross-encoder's probability that a unit
+# answers counts this much towards leading: it sees meaning where the question and the
+# answering sentence share few words.
+RERANK_WEIGHT = 0.25
 _DURATION = re.compile(
     r"\b\d+(?:[.,]\d+)?(?:\s*(?:-|to|bis)\s*\d+)?[\s-]*(?:business |working |calendar )?"
     r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|Sekunden|Minuten|Stunden|"
@@ -230,17 +258,20 @@ def cues(question: str) -> tuple[re.Pattern[str], ...]:
 
 
 def _lead(units: Sequence[list[_Unit]], question: frozenset[str],
-          wanted: Sequence[re.Pattern[str]]) -> tuple[int, _Unit, float] | None:
+          wanted: Sequence[re.Pattern[str]], *, numbers: Sequence[int] = (),
+          scores: SentenceScores | None = None) -> tuple[int, _Unit, float] | None:
     """The unit that answers best: (passage rank, unit, score); lead-ins and questions never
-    lead."""
+    lead. ``numbers`` are the passages' numbers, which key ``scores``."""
     best: tuple[float, int, int, _Unit] | None = None
     for rank, passage_units in enumerate(units):
         for u in passage_units:
-            if u.kind == "intro" or u.text.rstrip().endswith((":", "?")):
-                continue  # a lead-in or a question never answers
+            if not u.can_lead:
+                continue
             score = (_score(u, question) + CUE_BONUS * sum(bool(c.search(u.text))
                                                            for c in wanted)
                      - PASSAGE_PENALTY * rank)
+            if scores is not None and rank < len(numbers):
+                score += RERANK_WEIGHT * scores.of(numbers[rank], u.pos)
             key = (score, -rank, -u.pos)
             if best is None or key > (best[0], -best[1], -best[2]):
                 best = (score, rank, u.pos, u)
@@ -310,19 +341,22 @@ class ExtractiveGenerator:
         self.max_passages = max_passages
         self.min_relevance, self.second_passage_min = min_relevance, second_passage_min
 
-    def compose(self, question: str, passages: Sequence[Passage]) -> list[Sentence]:
+    def compose(self, question: str, passages: Sequence[Passage], *,
+                scores: SentenceScores | None = None) -> list[Sentence]:
         """The answer's sentences, the best match first, each citing its passage."""
-        return [sentence for sentence, _ in self.explain(question, passages)]
+        return [sentence for sentence, _ in self.explain(question, passages, scores=scores)]
 
-    def explain(self, question: str, passages: Sequence[Passage]
-                ) -> list[tuple[Sentence, str]]:
-        """``compose``'s sentences, each with why it was chosen (for the answer's trace)."""
+    def explain(self, question: str, passages: Sequence[Passage], *,
+                scores: SentenceScores | None = None) -> list[tuple[Sentence, str]]:
+        """``compose``'s sentences, each with why it was chosen (for the answer's trace).
+
+        ``scores`` (a ``SentenceScorer``'s, for these passages) help choose the lead."""
         if not passages:
             return []
         q = content_words(question)
         wanted = cues(question)
         units = [_units(p.chunk) for p in passages[: self.max_passages]]
-        lead = _lead(units, q, wanted)
+        lead = _lead(units, q, wanted, numbers=[p.n for p in passages], scores=scores)
         if lead is None:
             return []
         rank, unit, score = lead

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from app.content.safety import ContentSafety
+from app.errors import ConfigurationError
 from app.rag.answer import AnswerService, GatePolicy
 from app.rag.build import DenseParams, IndexBuilder
 from app.rag.chunk import ChunkerParams, MarkdownChunker
@@ -21,6 +23,7 @@ from app.rag.protocols import Embedder, Generator, QueryRewriter, Reranker
 from app.rag.rerank import BudgetedReranker, CrossEncoderReranker
 from app.rag.retrieve import HybridRetriever
 from app.rag.rewrite import LLMRewriter, RuleBasedRewriter
+from app.rag.sentences import SentenceScorer
 from app.rag.throttle import ModelSlots, ThrottledEmbedder, ThrottledReranker
 from app.settings import DEFAULT_EMBEDDER, Settings
 
@@ -93,10 +96,13 @@ def reranker_path(settings: Settings) -> str | None:
 
 
 def make_reranker(settings: Settings) -> Reranker | None:
-    """The cross-encoder, loaded only where it is used: reranking (``rerank_depth`` > 0) or
-    checking an LLM's sentences against their passages."""
-    if settings.retrieval.rerank_depth == 0 and not settings.llm.base_url:
-        logger.info("reranking is off (GROUNDLINE_RETRIEVAL__RERANK_DEPTH=0)")
+    """The cross-encoder, loaded only where it is used: reranking (``rerank_depth`` > 0),
+    scoring the top passages' sentences (``answer.sentence_scoring``) or checking an LLM's
+    sentences against their passages."""
+    if (settings.retrieval.rerank_depth == 0 and not settings.llm.base_url
+            and not settings.answer.sentence_scoring):
+        logger.info("the cross-encoder is not loaded: reranking is off "
+                    "(GROUNDLINE_RETRIEVAL__RERANK_DEPTH=0) and sentences are not scored with it")
         return None
     path = reranker_path(settings)
     if path is None:
@@ -118,6 +124,13 @@ def make_generator(settings: Settings) -> Generator:
                            max_tokens=llm.max_tokens, temperature=llm.temperature)
 
 
+def sentence_scorer_name(settings: Settings) -> str | None:
+    """The cross-encoder that scores sentences under these settings (its folder name; the
+    answerability model's manifest keeps it), None when sentences are not scored."""
+    path = reranker_path(settings) if settings.answer.sentence_scoring else None
+    return Path(path).name if path else None
+
+
 def decision_model(settings: Settings) -> AnswerabilityModel | None:
     """The answerability model the gate uses, at the threshold for the configured target.
 
@@ -134,7 +147,12 @@ def decision_model(settings: Settings) -> AnswerabilityModel | None:
         logger.warning("no answerability model at %s or %s: the answer gate uses the dense "
                        "score bars", a.decision_file, settings.shipped_decision)
         return None
-    model = AnswerabilityModel.load(path)
+    try:
+        model = AnswerabilityModel.load(path)
+    except ConfigurationError as exc:  # e.g. fitted by an older version with other signals
+        logger.warning("the answerability model in %s cannot be used (%s): the answer gate "
+                       "uses the dense score bars", path, exc)
+        return None
     fitted = model.manifest.get("reranker")
     current = reranker_path(settings) if settings.retrieval.rerank_depth > 0 else None
     if "reranker" in model.manifest and (Path(str(fitted)).name if fitted else None) != (
@@ -142,6 +160,14 @@ def decision_model(settings: Settings) -> AnswerabilityModel | None:
         logger.warning("the answerability model in %s was fitted with the reranker %s, not "
                        "%s: the answer gate uses the dense score bars; run `make calibrate`",
                        path, fitted, current)
+        return None
+    scorer = sentence_scorer_name(settings)
+    if model.manifest.get("sentence_scorer") != scorer and any(
+            w for s, w in zip(model.signals, model.weights, strict=True)
+            if s == "sentence_rerank"):
+        logger.warning("the answerability model in %s was fitted with sentences scored by %s, "
+                       "not %s: the answer gate uses the dense score bars; run `make "
+                       "calibrate`", path, model.manifest.get("sentence_scorer"), scorer)
         return None
     model = model.with_target(a.max_false_answer_rate)
     logger.info("answer decision by the model in %s (threshold %.3f for a false-answer rate "
@@ -171,9 +197,10 @@ def gate_policy(settings: Settings) -> GatePolicy:
 
 def make_answer_service(settings: Settings, *, embedder: Embedder,
                         reranker: Reranker | None = None,
-                        generator: Generator | None = None) -> AnswerService:
+                        generator: Generator | None = None,
+                        on_slot_wait: Callable[[float], None] | None = None) -> AnswerService:
     r = settings.retrieval
-    slots = ModelSlots(settings.model_concurrency or os.cpu_count() or 1)
+    slots = ModelSlots(settings.model_concurrency or os.cpu_count() or 1, on_wait=on_slot_wait)
     embedder = ThrottledEmbedder(embedder, slots)
     reranker = ThrottledReranker(reranker, slots) if reranker is not None else None
     retriever = HybridRetriever(embedder, dense_k=r.dense_k, sparse_k=r.sparse_k,
@@ -195,6 +222,8 @@ def make_answer_service(settings: Settings, *, embedder: Embedder,
                                   min_reranker_score=settings.answer.min_support_score),
         policy=gate_policy(settings), rewriter=make_rewriter(settings),
         safety=make_content_safety(settings),
+        sentence_scorer=(SentenceScorer(reranker) if reranker is not None
+                         and settings.answer.sentence_scoring else None),
     )
 
 

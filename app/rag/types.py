@@ -140,3 +140,17 @@ class VerifiedAnswer:
             for n in s.citations:
                 seen.setdefault(n, None)
         return tuple(seen)
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceScores:
+    """The cross-encoder's probability that each unit (sentence, list item, table row) of the
+    sent passages answers the question, by passage number, in the units' reading order."""
+
+    rerank: dict[int, tuple[float, ...]] = field(default_factory=dict)
+    chunk_ids: dict[int, str] = field(default_factory=dict)  # what each passage number held
+
+    def of(self, n: int, pos: int) -> float:
+        """The probability of unit ``pos`` of passage ``n``; 0.0 where not scored."""
+        values = self.rerank.get(n, ())
+        return values[pos] if pos < len(values) else 0.0

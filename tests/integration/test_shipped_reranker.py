@@ -123,7 +123,11 @@ def test_the_served_app_reranks_with_the_shipped_model_when_a_depth_is_set(
     from app.rag.factory import make_reranker
     from app.settings import Settings
 
-    assert make_reranker(settings.model_copy(update={"retrieval": Settings().retrieval})) is None
+    defaults = settings.model_copy(update={"retrieval": Settings().retrieval,
+                                           "answer": Settings().answer})
+    assert make_reranker(defaults) is not None  # it scores sentences, though not reranking
+    unscored = defaults.answer.model_copy(update={"sentence_scoring": False})
+    assert make_reranker(defaults.model_copy(update={"answer": unscored})) is None
     served = settings.model_copy(update={
         "retrieval": settings.retrieval.model_copy(update={"reranker": "", "rerank_depth": 20})})
     keys = make_keys(engine)

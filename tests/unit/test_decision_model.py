@@ -3,6 +3,7 @@ fitting it for a target false-answer rate, and the gate deciding with it."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -192,3 +193,37 @@ def test_the_service_falls_back_to_the_score_bars_on_another_knowledge_base() ->
     assert service._gate(candidates, {"rerank_top": 0.1}, use_model=False).kind == "dense"
     assert service._gate(candidates, {"rerank_top": 0.1}, use_model=False).fallback is None
     assert service._gate(candidates, {"rerank_top": 0.1}).fallback is not None
+
+
+def test_a_model_fitted_with_other_sentence_scores_is_not_used(tmp_path: Path) -> None:
+    weights = tuple(1.0 if s == "sentence_rerank" else 0.0 for s in DECISION_SIGNALS)
+    model = replace(_model(), weights=weights,
+                    manifest={"reranker": None, "sentence_scorer": "support-reranker"})
+    path = tmp_path / "decision.json"
+    path.write_text(model.to_json(), encoding="utf-8")
+    assert gate_policy(Settings(var_dir=tmp_path)).model is not None
+    unscored = Settings(var_dir=tmp_path, answer={"sentence_scoring": False})
+    assert gate_policy(unscored).model is None  # its strongest signal would read 0.0
+    path.write_text(replace(model, manifest={"reranker": None, "sentence_scorer": "other"})
+                    .to_json(), encoding="utf-8")
+    assert gate_policy(Settings(var_dir=tmp_path)).model is None
+
+
+def test_a_model_file_from_another_version_falls_back_to_the_bars(tmp_path: Path) -> None:
+    """An operator's model fitted with signals this version no longer has must not stop the
+    service: the dense bars decide until `make calibrate` refits it."""
+    stale = json.loads(_model().to_json())
+    stale["signals"] = [*stale["signals"][:-1], "retired_signal"]
+    (tmp_path / "decision.json").write_text(json.dumps(stale), encoding="utf-8")
+    assert gate_policy(Settings(var_dir=tmp_path)).model is None
+
+
+def test_the_calibration_error_floor_shrinks_with_more_questions() -> None:
+    """Sampling alone gives a perfectly calibrated model a calibration error; the report
+    states it beside the measured one."""
+    from eval.decision import calibration_error_noise
+
+    probs = np.linspace(0.05, 0.95, 200)
+    small, large = calibration_error_noise(probs), calibration_error_noise(np.tile(probs, 25))
+    assert 0.02 < small < 0.12 and large < small / 3
+    assert calibration_error_noise(np.ones(50)) == 0.0  # certain outcomes: no sampling error
