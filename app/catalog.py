@@ -114,13 +114,28 @@ def claim(session: Session, article_id: str, *, deleted: bool, actor: str) -> No
     The file the row came from, if any, is remembered for :func:`release`.
     """
     row = session.get(Article, article_id)
-    held = session.get(ArticleClaim, article_id)
-    if held is None:
-        held = ArticleClaim(article_id=article_id)
+    changes: dict[str, Any] = {"deleted": deleted, "actor": actor, "claimed_at": utcnow()}
     if row is not None and row.source_path not in ("", API_SOURCE):
-        held.file_path = row.source_path
-    held.deleted, held.actor, held.claimed_at = deleted, actor, utcnow()
-    session.add(held)
+        changes["file_path"] = row.source_path
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        held = session.get(ArticleClaim, article_id) or ArticleClaim(article_id=article_id)
+        for name, value in changes.items():
+            setattr(held, name, value)
+        session.add(held)
+        return
+    # One statement, so that a claim released or created by a concurrent request in between
+    # is neither updated in vain (StaleDataError) nor inserted twice (IntegrityError).
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+    stmt = insert(ArticleClaim).values({"article_id": article_id, "file_path": "", **changes})
+    session.flush()
+    session.execute(stmt.on_conflict_do_update(index_elements=["article_id"], set_=changes))
+    for loaded in list(session.identity_map.values()):  # re-read a claim loaded before
+        if isinstance(loaded, ArticleClaim) and loaded.article_id == article_id:
+            session.expire(loaded)
 
 
 def release(session: Session, article_id: str) -> ArticleClaim | None:

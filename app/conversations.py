@@ -47,11 +47,21 @@ def fallback_json(fallback: Fallback) -> dict[str, object]:
 
 
 def get_or_create(session: Session, conversation_id: str | None,
-                  customer: dict[str, object]) -> Conversation | None:
-    """The conversation, a new one when no id is given, or None for an unknown id."""
+                  customer: dict[str, object], *,
+                  customer_ref: str | None = None) -> Conversation | None:
+    """The conversation, a new one when no id is given, or None for an unknown id.
+
+    ``customer_ref`` (:func:`app.privacy.customer_ref`) is kept on a new conversation, and on
+    an existing one that has none yet (the customer signed in during the conversation).
+    """
     if conversation_id:
-        return session.get(Conversation, conversation_id)
-    conv = Conversation(id=new_id("c"), customer=json.dumps(customer))
+        conv = session.get(Conversation, conversation_id)
+        if conv is not None and customer_ref and not conv.customer_ref:
+            conv.customer_ref = customer_ref
+            session.add(conv)
+        return conv
+    conv = Conversation(id=new_id("c"), customer=json.dumps(customer),
+                        customer_ref=customer_ref)
     session.add(conv)
     session.flush()
     return conv

@@ -4,12 +4,19 @@ What a customer writes (chat messages, the queries rewritten from them, feedback
 customer lines of handoff summaries) goes through the redactor that cleans tickets
 (:func:`app.content.redact.redact`) before it is stored, returned or sent to a webhook.
 Retrieval and generation read the raw message in memory only. Conversations are purged
-after ``public.retention_days`` and erased on request (``DELETE /v1/admin/conversations/...``).
+after ``public.retention_days`` and erased on request: one by its id
+(``DELETE /v1/admin/conversations/{id}``), or every conversation of one customer, found by
+the ``customer.id`` the widget sent or by the contact given for a handoff
+(``POST /v1/admin/conversations/erase``). Neither is stored as given where it is searched:
+conversations keep the SHA-256 of the customer id, handoffs the SHA-256 of the normalised
+contact (beside the contact itself, which the person taking over needs).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import threading
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,6 +53,37 @@ def redacted_trace(trace: Trace) -> dict[str, Any]:
     out = trace.to_dict()
     out["query"] = redact(out["query"])
     return out
+
+
+def customer_ref(customer_id: str) -> str:
+    """What a conversation stores of the widget's ``customer.id``: its SHA-256 (hex).
+
+    Pseudonymous, not anonymous: whoever knows an id can recompute its hash.
+    """
+    return hashlib.sha256(b"customer-id:" + customer_id.strip().encode()).hexdigest()
+
+
+def contact_key(contact: str) -> str:
+    """The SHA-256 (hex) of a contact normalised so that the same address or number written
+    differently matches: an email lower-cased without spaces, a phone number's digits."""
+    value = "".join(contact.split()).lower()
+    if "@" not in value and len(digits := re.sub(r"\D", "", value)) >= 5:
+        value = digits
+    return hashlib.sha256(b"contact:" + value.encode()).hexdigest()
+
+
+def conversations_of(session: Session, *, customer_id: str | None = None,
+                     contact: str | None = None) -> list[str]:
+    """The ids of the conversations started with ``customer_id``, or handed off with
+    ``contact``."""
+    ids: set[str] = set()
+    if customer_id is not None:
+        ids.update(session.exec(select(Conversation.id).where(
+            Conversation.customer_ref == customer_ref(customer_id))).all())
+    if contact is not None:
+        ids.update(session.exec(select(Handoff.conversation_id).where(
+            Handoff.contact_key == contact_key(contact))).all())
+    return sorted(ids)
 
 
 def erase_conversations(session: Session, ids: list[str]) -> dict[str, int]:

@@ -14,10 +14,11 @@ import json
 import logging
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from app.admin.articles import checked_id
 from app.content.clean import normalize_newlines, strip_bom
 from app.content.parse import (
     LoadError,
@@ -102,7 +103,8 @@ def load_path(path: Path, *, max_bytes: int = 1_000_000) -> LoadResult:
     failures: list[LoadFailure] = []
     first_seen: dict[str, str] = {}
     for file in files:
-        for item in _load_file(file, max_bytes=max_bytes):
+        for loaded in _load_file(file, max_bytes=max_bytes):
+            item = _with_checked_id(loaded)
             if isinstance(item, LoadFailure):
                 failures.append(item)
             elif item.document.id in first_seen:
@@ -116,6 +118,22 @@ def load_path(path: Path, *, max_bytes: int = 1_000_000) -> LoadResult:
                 documents.append(item.document)
     logger.info("loaded %d documents from %s, %d failures", len(documents), path, len(failures))
     return LoadResult(documents=tuple(documents), failures=tuple(failures))
+
+
+def _with_checked_id(item: _Loaded | LoadFailure) -> _Loaded | LoadFailure:
+    """The record with its id in Unicode NFC, or a failure when the id does not match the
+    pattern the admin API uses (:data:`app.admin.schemas.ID_PATTERN`): an id such as
+    ``../x`` or ``my article`` could be served but never read, edited or deleted there."""
+    if isinstance(item, LoadFailure):
+        return item
+    try:
+        normal = checked_id(item.document.id)
+    except LoadError as exc:
+        return LoadFailure(item.locator, f"{exc}; set `id:` in the front matter (or the "
+                                         "record's id) to such a value")
+    if normal == item.document.id:
+        return item
+    return _Loaded(item.locator, replace(item.document, id=normal))
 
 
 def _walk(root: Path) -> list[Path]:

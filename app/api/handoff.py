@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query
 from sqlmodel import col, select
 
+from app.admin.schemas import require_text
+from app.api.admin import AUTH_RESPONSES
 from app.auth import require_admin
 from app.deps import SessionDep, SettingsDep, StateDep
 from app.models import Conversation, Handoff
@@ -24,7 +26,7 @@ from app.public.schemas import HandoffOut, HandoffRequest, RedeliveryOut
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["handoff"], responses=PUBLIC_RESPONSES)
 admin_router = APIRouter(prefix="/v1/admin/handoffs", tags=["admin"],
-                         dependencies=[Depends(require_admin)])
+                         dependencies=[Depends(require_admin)], responses=AUTH_RESPONSES)
 
 
 @router.post("/handoff", response_model=HandoffOut, status_code=201,
@@ -35,13 +37,16 @@ def handoff(caller: CallerDep, body: HandoffRequest, session: SessionDep, state:
     """Store the handoff with a summary of the conversation and the articles tried, then
     send it to the configured webhook (after the response; ``delivery_status`` is
     ``pending`` until then, or ``no_webhook`` when none is configured)."""
+    require_text(body)
     conv = session.get(Conversation, body.conversation_id)
     if conv is None or not can_access(session, conv.id, caller):
         raise HTTPException(404, detail=f"unknown conversation_id {body.conversation_id!r}")
     target = webhook_target(settings.handoff)
     row = create_handoff(session, conversation_id=conv.id, reason=body.reason,
                          api_key_id=caller.key_id, turns=settings.handoff.summary_turns,
-                         delivery_status="pending" if target else "no_webhook")
+                         delivery_status="pending" if target else "no_webhook",
+                         contact=body.contact.strip() if body.contact else None,
+                         order_number=body.order_number)
     if target is not None:
         background.add_task(deliver_handoff, state.engine, row.id, target=target)
     return HandoffOut.model_validate(handoff_json(row))

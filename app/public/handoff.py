@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from app.models import Handoff, Message, utcnow
-from app.privacy import redact_customer_text
+from app.privacy import contact_key, redact_customer_text
 from app.public.webhook import WebhookTarget, deliver
 from app.settings import HandoffSettings
 
@@ -85,9 +85,10 @@ def citations_tried(messages: Sequence[Message]) -> list[dict[str, str]]:
 
 
 def create_handoff(session: Session, *, conversation_id: str, reason: str,
-                   api_key_id: str | None, turns: int,
-                   delivery_status: str = "pending") -> Handoff:
-    """Store a handoff for a conversation, with its summary and the citations tried."""
+                   api_key_id: str | None, turns: int, delivery_status: str = "pending",
+                   contact: str | None = None, order_number: str | None = None) -> Handoff:
+    """Store a handoff for a conversation, with its summary and the citations tried, and the
+    contact and order number the customer gave for it (kept as given, in their own fields)."""
     if reason not in REASONS:
         raise ValueError(f"reason must be one of {', '.join(REASONS)}")
     messages = session.exec(select(Message).where(Message.conversation_id == conversation_id)
@@ -95,7 +96,9 @@ def create_handoff(session: Session, *, conversation_id: str, reason: str,
     row = Handoff(id=f"h_{uuid.uuid4().hex[:24]}", conversation_id=conversation_id,
                   reason=reason, summary=summarise(messages, turns=turns),
                   citations=json.dumps(citations_tried(messages)), api_key_id=api_key_id,
-                  delivery_status=delivery_status)
+                  delivery_status=delivery_status, contact=contact,
+                  contact_key=contact_key(contact) if contact else None,
+                  order_number=order_number)
     session.add(row)
     session.commit()
     session.refresh(row)
@@ -107,6 +110,7 @@ def handoff_json(row: Handoff) -> dict[str, object]:
     """The handoff as the API returns it and the webhook receives it."""
     return {"id": row.id, "conversation_id": row.conversation_id, "reason": row.reason,
             "summary": row.summary, "citations": json.loads(row.citations),
+            "contact": row.contact, "order_number": row.order_number,
             "created_at": _iso(row.created), "delivery_status": row.delivery_status,
             "attempts": row.attempts}
 
@@ -138,7 +142,9 @@ def deliver_handoff(engine: Engine, handoff_id: str, *, target: WebhookTarget | 
         result = deliver(target, body, delivery_id=handoff_id, event=EVENT, sleep=sleep)
     with Session(engine) as session:
         row = session.get(Handoff, handoff_id)
-        assert row is not None
+        if row is None:  # erased while it was being delivered
+            logger.info("handoff %s was erased during its delivery", handoff_id)
+            return "erased"
         if result is None:
             row.delivery_status = "no_webhook"
         else:

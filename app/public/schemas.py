@@ -16,11 +16,21 @@ class HandoffRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [
-            {"conversation_id": "c_3f2a...", "reason": "missing_knowledge"}]},
+            {"conversation_id": "c_3f2a...", "reason": "missing_knowledge"},
+            {"conversation_id": "c_3f2a...", "contact": "jane@example.com",
+             "order_number": "LM-10042"}]},
     )
 
     conversation_id: str = Field(min_length=1, max_length=40)
     reason: HandoffReason = "customer_request"
+    contact: str | None = Field(
+        default=None, min_length=3, max_length=200,
+        description="How the customer asks to be reached (an email or phone number), for the "
+        "person taking over: kept on the handoff and sent in its webhook, not redacted; an "
+        "admin can erase the customer's conversations by it.")
+    order_number: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._/#-]*$",
+        description="An order the customer asks about, for the person taking over.")
 
 
 class ArticleRef(BaseModel):
@@ -35,6 +45,8 @@ class HandoffOut(BaseModel):
     reason: HandoffReason
     summary: str = Field(description="The last turns, in plain text, built without a model.")
     citations: list[ArticleRef] = Field(description="Articles the bot cited or suggested.")
+    contact: str | None = Field(default=None, description="As the customer gave it.")
+    order_number: str | None = None
     created_at: str
     delivery_status: Literal["pending", "delivered", "failed", "no_webhook"]
     attempts: int

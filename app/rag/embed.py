@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from app.errors import ConfigurationError
+from app.rag.throttle import serialise_preprocessing
 from app.settings import DEFAULT_EMBEDDER
 
 logger = logging.getLogger(__name__)
@@ -50,13 +51,10 @@ class SentenceTransformerEmbedder:
         self.name = Path(model).name if Path(model).exists() else model
         self._model = SentenceTransformer(resolve_model_path(model), device="cpu")
         self._model.max_seq_length = max_seq_length
+        serialise_preprocessing(self._model)  # request threads share it (app.rag.throttle)
         self.batch_size = batch_size
         self.dimension = int(self._model.get_embedding_dimension() or 0)
         self.max_seq_length = max_seq_length
-
-    @property
-    def tokenizer(self) -> object:
-        return self._model.tokenizer
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

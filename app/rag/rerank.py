@@ -27,6 +27,7 @@ from app.rag.citations import split_sentences
 from app.rag.onnx_scoring import OnnxScorer, require_onnx_runtime
 from app.rag.protocols import Reranker
 from app.rag.sparse import tokenize
+from app.rag.throttle import serialise_preprocessing
 from app.rag.types import Candidate
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class CrossEncoderReranker:
                                     threads=torch.get_num_threads())
         elif int8:
             self._model = _quantised(self._model)
+        serialise_preprocessing(self._model)  # request threads share it (app.rag.throttle)
 
     def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
         return self.score_pairs([(query, p) for p in passages])
@@ -105,11 +107,29 @@ class CrossEncoderReranker:
 
 
 def token_counter(tokenizer: Any) -> Callable[[list[str]], list[int]]:
-    """Token counts of texts under ``tokenizer``, without special tokens (for ``focused``)."""
+    """Token counts of texts under ``tokenizer``, without special tokens (for ``focused``).
+
+    A fast tokenizer is counted with a private copy of its Rust tokenizer, set once to no
+    padding and no truncation and never changed again: calling the model's own tokenizer
+    would switch the padding and truncation that ``predict`` in another thread has just set
+    (see :mod:`app.rag.throttle`). Encoding with an unchanging tokenizer is thread-safe.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:  # a slow (Python) tokenizer keeps no such state
+        def count_slow(texts: list[str]) -> list[int]:
+            ids = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+            return [len(i) for i in ids]
+
+        return count_slow
+    from tokenizers import Tokenizer
+
+    private = Tokenizer.from_str(backend.to_str())
+    private.no_padding()
+    private.no_truncation()
+    private.encode_special_tokens = bool(getattr(tokenizer, "split_special_tokens", False))
+
     def count(texts: list[str]) -> list[int]:
-        # verbose=False: counting a passage longer than the model's limit is the point here
-        ids = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
-        return [len(i) for i in ids]
+        return [len(e.ids) for e in private.encode_batch(texts, add_special_tokens=False)]
 
     return count
 

@@ -15,6 +15,8 @@
  *   data-greeting  first message of a new conversation
  *   data-position  "right" (default) or "left"
  *   data-api       the Groundline server (default: where this script was loaded from)
+ *   data-customer-id  your id of the signed-in customer: stored only as a hash, so that an
+ *                  admin can erase this customer's conversations; never used for answers
  *
  * The widget lives in a shadow root so the host page's styles cannot break it and its
  * styles cannot leak out. Server text is only ever inserted as text, never as HTML.
@@ -466,7 +468,10 @@
     if (ds.product) filters.product = ds.product;
     if (LOCALE.indexOf("-") > 0) filters.locale = LOCALE;
     if (Object.keys(filters).length) body.filters = filters;
-    if (LOCALE) body.customer = {locale: LOCALE};
+    var customer = {};
+    if (LOCALE) customer.locale = LOCALE;
+    if (ds.customerId) customer.id = ds.customerId;
+    if (Object.keys(customer).length) body.customer = customer;
     var text = "", citations = [], finished = false, redirected = false;
     request("POST", "/v1/chat/stream", body, {Accept: "text/event-stream"})
       .then(function (r) {

@@ -185,8 +185,10 @@ def test_batch_accepts_every_format_and_is_all_or_nothing(server):
                         {"id": "bad-2", "title": "x", "body": "y", "status": "live"}]}
     r = server.call("POST", "/v1/admin/articles", json=bad)
     assert r.status_code == 422
-    assert [(e["index"], e["id"]) for e in r.json()["detail"]] == [(1, "bad-1"), (2, "bad-2")]
-    assert "title" in r.json()["detail"][0]["error"] and "status" in r.json()["detail"][1]["error"]
+    errors = r.json()["errors"]
+    assert [(e["index"], e["id"], e["field"]) for e in errors] == [
+        (1, "bad-1", "articles.1"), (2, "bad-2", "articles.2")]
+    assert "title" in errors[0]["message"] and "status" in errors[1]["message"]
     assert server.call("GET", "/v1/admin/articles/ok-1").status_code == 404
 
     listed = server.call("GET", "/v1/admin/articles?source=api").json()
@@ -200,7 +202,7 @@ def test_batch_accepts_every_format_and_is_all_or_nothing(server):
 
     mismatch = server.call("PUT", "/v1/admin/articles/other-id", content=ORBIT_MD,
                            headers={"content-type": "text/markdown"})
-    assert mismatch.status_code == 422 and "differs" in mismatch.json()["detail"][0]["error"]
+    assert mismatch.status_code == 422 and "differs" in mismatch.json()["errors"][0]["message"]
     assert server.call("PUT", "/v1/admin/articles/x", content=b"x",
                        headers={"content-type": "image/png"}).status_code == 415
     missing = server.call("PUT", "/v1/admin/articles/x", json={"format": "html"})
@@ -225,7 +227,7 @@ def test_tickets_are_redacted_on_the_way_in(server):
         assert secret not in text
     assert stored["source_type"] == "ticket" and stored["index"]["current"] is True
     bad = server.call("POST", "/v1/admin/tickets", json={"tickets": [{"id": 1}]})
-    assert bad.status_code == 422 and "customer_message" in bad.json()["detail"][0]["error"]
+    assert bad.status_code == 422 and "customer_message" in bad.json()["errors"][0]["message"]
     assert "jane" not in bad.text.lower()
 
 

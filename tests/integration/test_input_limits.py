@@ -70,13 +70,13 @@ def test_an_article_over_the_size_limit_is_refused_in_every_format(client, fmt):
     }[fmt]
     r = client.post("/v1/admin/articles", json={"articles": [item]}, headers=AUTH)
     assert r.status_code == 422, r.text[:300]
-    assert "limit of 1,000,000 bytes" in r.json()["detail"][0]["error"]
+    assert "limit of 1,000,000 bytes" in r.json()["errors"][0]["message"]
     if fmt in ("json", "zendesk"):
         body = item if fmt == "json" else item["article"]
         r = client.put("/v1/admin/articles/size-001", json=body if fmt == "json" else item,
                        headers=AUTH)
         assert r.status_code == 422, r.text[:300]
-        assert "limit of 1,000,000 bytes" in r.json()["detail"][0]["error"]
+        assert "limit of 1,000,000 bytes" in r.json()["errors"][0]["message"]
     assert client.get("/v1/admin/articles/size-001", headers=AUTH).status_code == 404
 
 
@@ -85,8 +85,8 @@ def test_a_ticket_over_the_size_limit_is_refused(client):
               "agent_resolution": "Done.", "resolved": True}
     r = client.post("/v1/admin/tickets", json={"tickets": [ticket]}, headers=AUTH)
     assert r.status_code == 422, r.text[:300]
-    assert r.json()["detail"][0]["index"] == 0
-    assert "limit of 1,000,000 bytes" in r.json()["detail"][0]["error"]
+    assert r.json()["errors"][0]["index"] == 0
+    assert "limit of 1,000,000 bytes" in r.json()["errors"][0]["message"]
 
 
 def test_an_article_under_the_limit_is_accepted(client):
@@ -175,11 +175,11 @@ def test_pagination_bounds_are_published(client):
 def test_ids_outside_the_pattern_are_refused(client, bad):
     r = client.post("/v1/admin/articles", json={"articles": [article(bad)]}, headers=AUTH)
     assert r.status_code == 422, r.text
-    assert r.json()["detail"][0]["index"] == 0 and ID_PATTERN in r.json()["detail"][0]["error"]
+    assert r.json()["errors"][0]["index"] == 0 and ID_PATTERN in r.json()["errors"][0]["message"]
     ticket = {"id": bad, "customer_message": "Hi", "agent_resolution": "Done.", "resolved": True}
     r = client.post("/v1/admin/tickets", json={"tickets": [ticket]}, headers=AUTH)
     assert r.status_code == 422, r.text
-    assert ID_PATTERN in r.json()["detail"][0]["error"]
+    assert ID_PATTERN in r.json()["errors"][0]["message"]
     assert client.get("/v1/admin/articles", headers=AUTH).json()["total"] == 0
 
 
@@ -188,7 +188,7 @@ def test_a_put_path_id_outside_the_pattern_is_refused(client):
         r = client.put(f"/v1/admin/articles/{bad}", json={"title": "T", "body": "x"},
                        headers=AUTH)
         assert r.status_code == 422, (bad, r.text)
-        assert ID_PATTERN in r.json()["detail"][0]["error"]
+        assert ID_PATTERN in r.json()["errors"][0]["message"]
 
 
 def test_ids_of_the_sample_help_center_match_the_pattern():
