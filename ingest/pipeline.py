@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from app.admin.approvals import approved_hashes
 from app.catalog import all_documents, record_chunks, sync_documents
 from app.db import session_scope
 from app.models import IndexBuild, utcnow
@@ -57,8 +58,9 @@ def ingest_paths(paths: list[Path], *, settings: Settings, engine: Engine,
         session.flush()
         build_id = build_row.id
         catalogue = all_documents(session)
+        approved = approved_hashes(session)
     try:
-        outcome = builder.build(catalogue, force=rebuild, progress=progress)
+        outcome = builder.build(catalogue, force=rebuild, progress=progress, approved=approved)
     except Exception as exc:
         _finish(engine, build_id, status="failed", error=str(exc))
         raise

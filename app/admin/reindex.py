@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from app.admin.approvals import approved_hashes
 from app.catalog import all_documents, record_chunks
 from app.db import session_scope
 from app.errors import RagError
@@ -81,20 +82,27 @@ class Reindexer:
         report.phase("reading catalogue")
         with session_scope(self.engine) as session:
             catalogue = all_documents(session)
+            approved = approved_hashes(session)
             build_row = IndexBuild()
             session.add(build_row)
             session.flush()
             build_id = build_row.id
+        if self.state.sync is not None:  # build on the cluster's version, not a stale one
+            self.state.sync.pull(expected=self.state.expected)
+            self.state.reload_active()
         reason = full_rebuild_reason(builder, rebuild=rebuild)
         previous = self.state.index.name if self.state.index else None
         report.phase("building")
         try:
             outcome = builder.build(catalogue, force=rebuild, progress=report.advance,
-                                    plan=report.plan)
+                                    plan=report.plan, approved=approved)
         except Exception as exc:
             _finish_build(self.engine, build_id, error=str(exc))
             raise
         _finish_build(self.engine, build_id, outcome=outcome)
+        if self.state.sync is not None and outcome.version is not None:
+            report.phase("publishing")
+            self.state.sync.push(outcome.version)
         report.phase("swapping")
         swap_started = time.perf_counter()
         self._serve_active(previous)

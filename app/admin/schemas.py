@@ -62,7 +62,7 @@ class KeyCreate(BaseModel):
     ]})
 
     name: str = Field(min_length=1, max_length=200)
-    scope: Literal["admin", "widget"]
+    scope: Literal["admin", "editor", "viewer", "widget"]
     allowed_origins: list[str] = Field(default_factory=list, max_length=50)
 
 

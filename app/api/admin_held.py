@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel
+from sqlalchemy import func
+from sqlmodel import Session, select
 
+from app.admin.approvals import approve, approved_hashes
+from app.auth import AdminKeyDep
 from app.catalog import all_documents
 from app.content.safety import held_documents
 from app.deps import SessionDep, SettingsDep
+from app.models import Article, ContentApproval
+from app.rag.build import content_hash
 from app.rag.factory import make_content_safety
+from app.settings import Settings
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -38,10 +45,47 @@ class HeldOut(BaseModel):
 def list_held(session: SessionDep, settings: SettingsDep) -> list[HeldOut]:
     """Every flagged sentence of every published document in the catalogue, checked with
     the current settings (``content.allowed_domains``), as the next index build holds them.
-    Fix the text (or add a legitimate domain to the setting) and re-index to serve it."""
+    Fix the text (or add a legitimate domain to the setting) and re-index to serve it, or
+    approve it as it is. Approved documents are not listed while their content is unchanged."""
+    return held_list(session, settings)
+
+
+# Checking every document takes seconds at 10,000 articles: the list is kept until the
+# catalogue, the approvals or the allowed domains change.
+_LAST: dict[str, tuple[tuple[object, ...], list[HeldOut]]] = {}
+
+
+def _fingerprint(session: Session, settings: Settings) -> tuple[object, ...]:
+    articles = session.exec(select(func.count(), func.max(Article.modified))).one()
+    approvals = session.exec(select(func.count(), func.max(ContentApproval.approved_at))).one()
+    return (*articles, *approvals, tuple(settings.content.allowed_domains))
+
+
+def held_list(session: Session, settings: Settings) -> list[HeldOut]:
+    """The held sentences, from the cache while nothing they depend on changed."""
+    key, fingerprint = str(session.get_bind().engine.url), _fingerprint(session, settings)
+    hit = _LAST.get(key)
+    if hit is not None and hit[0] == fingerprint:
+        return hit[1]
     docs = {d.id: d for d in all_documents(session)}
     held = held_documents(docs.values(), make_content_safety(settings))
-    return [HeldOut(article_id=doc_id, title=docs[doc_id].title,
+    approved = approved_hashes(session)
+    held = {i: f for i, f in held.items() if approved.get(i) != content_hash(docs[i])}
+    rows = [HeldOut(article_id=doc_id, title=docs[doc_id].title,
                     source_type=docs[doc_id].source_type, source_path=docs[doc_id].source_path,
                     reason=f.reason, sentence=f.sentence, detail=f.detail)
             for doc_id, found in sorted(held.items()) for f in found]
+    _LAST[key] = (fingerprint, rows)
+    return rows
+
+
+@router.post("/held/{article_id}/approve", status_code=204,
+             summary="Approve held content as it is: the next re-index serves it",
+             responses={404: {"description": "No such article or ticket"}})
+def approve_held(article_id: str, session: SessionDep, admin: AdminKeyDep) -> Response:
+    """The document is indexed by the next re-index job although the safety check flags it,
+    until its content changes. Its flagged sentences are still left out of answers."""
+    if approve(session, article_id, actor=admin.id) is None:
+        raise HTTPException(404, detail=f"no article or ticket with id {article_id!r}")
+    session.commit()
+    return Response(status_code=204)

@@ -16,7 +16,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -101,16 +101,20 @@ class IndexBuilder:
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def build(self, docs: list[SourceDocument], *, force: bool = False,
-              progress: Progress | None = None, plan: Plan | None = None) -> BuildOutcome:
+              progress: Progress | None = None, plan: Plan | None = None,
+              approved: Mapping[str, str] | None = None) -> BuildOutcome:
         """Index the published documents among ``docs`` (articles first, then tickets).
 
         ``progress`` is called with the number of chunks embedded by each batch, ``plan``
         once with the number of chunks to embed, before embedding starts. Documents the
         content-safety check flags are held: left out of the index (see ``GET
-        /v1/admin/held``).
+        /v1/admin/held``), unless ``approved`` maps their id to their current content hash.
         """
         started = time.perf_counter()
         held = held_documents(docs, self.safety) if self.safety is not None else {}
+        if approved:
+            hashes_now = {d.id: content_hash(d) for d in docs if d.id in held}
+            held = {i: f for i, f in held.items() if approved.get(i) != hashes_now[i]}
         if held:
             logger.warning("%d documents held for review (not indexed): %s", len(held),
                            ", ".join(sorted(held)[:20]))
