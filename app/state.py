@@ -5,12 +5,17 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
+from app.ops.metrics import set_index_version
 from app.rag.answer import AnswerService
 from app.rag.index import IndexStore, IndexVersion
 from app.rag.protocols import Embedder
+
+if TYPE_CHECKING:
+    from app.cluster.sync import VersionSync
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +32,7 @@ class AppState:
     expected: dict[str, object] | None = None
     _index: IndexVersion | None = None
     not_ready_reason: str | None = "starting"
+    sync: VersionSync | None = None  # the database version store (index.store database)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -38,6 +44,7 @@ class AppState:
             old, self._index = self._index, version
             self.not_ready_reason = None if self.service is not None else self.not_ready_reason
         logger.info("serving index version %s", version.name)
+        set_index_version(version.name, version.manifest.get("counts", {}).get("chunks"))
         return old
 
     def reload_active(self) -> bool:

@@ -123,7 +123,11 @@ def main(argv: list[str] | None = None, *, settings: Settings | None = None,
     for noisy in ("absl", "faiss.loader", "matplotlib", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args = parse_args(argv)
-    settings = settings or get_settings()
+    try:
+        settings = settings or get_settings()
+    except RagError as exc:  # an unknown variable or an invalid value: one line
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 1
     from eval.commands import calibrate_command, run_command
     from eval.datasets import DatasetError
     from eval.gates import GateConfigError

@@ -39,7 +39,11 @@ def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace
 def main(argv: list[str] | None = None) -> int:
     prepare_process()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except RagError as exc:  # an unknown variable or an invalid value: one line
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 1
     args = parse_args(argv, settings)
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:

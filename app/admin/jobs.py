@@ -5,6 +5,10 @@ catalogue when it starts, so one queued job covers every request made before it 
 further request returns the queued job (``coalesced``) instead of queueing another. Between
 jobs the worker also notices when another process (``python -m ingest``, or another worker of
 this service) has activated a new version, and serves it.
+
+With a :class:`~app.cluster.lease.JobLease` (``index.store`` database, several hosts) the
+queue is the ``reindex_job`` table itself: every host's worker claims the next job under a
+lease, so each job runs once across the cluster and is retried elsewhere if its host dies.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -26,6 +30,10 @@ from app.admin.reindex import Reporter
 from app.db import session_scope
 from app.errors import RagError
 from app.models import ReindexJob, utcnow
+from app.ops.metrics import observe_reindex_job
+
+if TYPE_CHECKING:
+    from app.cluster.lease import JobLease
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +65,11 @@ class JobRunner:
     """Owns the worker thread and the ``reindex_job`` rows."""
 
     def __init__(self, *, engine: Engine, build: Build,
-                 watch: Callable[[], None] | None = None, watch_interval_s: float = 2.0) -> None:
+                 watch: Callable[[], None] | None = None, watch_interval_s: float = 2.0,
+                 lease: JobLease | None = None, run_jobs: bool = True) -> None:
         self.engine = engine
+        self.lease = lease
+        self.run_jobs = run_jobs
         self.build = build
         self._watch = watch
         self._watch_interval = watch_interval_s
@@ -70,9 +81,12 @@ class JobRunner:
         self._live: _Progress | None = None  # the running job's progress, fresher than its row
 
     def start(self) -> None:
-        """Fail the jobs a previous process left unfinished, then start the worker."""
+        """Fail the jobs a previous process left unfinished, then start the worker.
+
+        With a lease, unfinished jobs belong to the cluster: an expired one is claimed again.
+        """
         with session_scope(self.engine) as session:
-            stale = session.exec(select(ReindexJob).where(
+            stale = [] if self.lease is not None else session.exec(select(ReindexJob).where(
                 col(ReindexJob.status).in_(ACTIVE_STATUSES))).all()
             for row in stale:
                 row.status, row.finished_at = "failed", utcnow()
@@ -93,7 +107,10 @@ class JobRunner:
     def submit(self, *, requested_by: str, rebuild: bool = False) -> Submitted:
         """Queue a job, or return the one already queued (upgraded to a full rebuild if asked)."""
         with self._lock, session_scope(self.engine) as session:
-            pending = session.get(ReindexJob, self._pending) if self._pending else None
+            if self.lease is not None:  # the table is the queue: any host's queued job
+                pending = self.lease.queued(session)
+            else:
+                pending = session.get(ReindexJob, self._pending) if self._pending else None
             if pending is not None and pending.status == "queued":
                 if rebuild and not pending.rebuild:
                     pending.rebuild = True
@@ -108,7 +125,7 @@ class JobRunner:
             session.refresh(row)
             session.expunge(row)
             self._pending = row.id
-        self._queue.put(row.id)
+        self._queue.put("" if self.lease is not None else row.id)  # a lease: claim it now
         return Submitted(row, coalesced=False)
 
     def get(self, session: Session, job_id: str) -> ReindexJob | None:
@@ -153,16 +170,34 @@ class JobRunner:
             time.sleep(0.02)
 
     def _loop(self) -> None:
+        tick = self._watch_interval if self.lease is None else self.lease.poll_s
         while True:
             try:
-                job_id = self._queue.get(timeout=self._watch_interval)
+                job_id = self._queue.get(timeout=tick)
             except queue.Empty:
-                self._follow_active()
-                continue
+                job_id = ""
             if job_id is None:
                 return
-            with self.index_lock:
-                self._run(job_id)
+            if self.lease is not None:
+                self._claim_and_run(self.lease)
+            elif not job_id:
+                self._follow_active()
+            else:
+                with self.index_lock:
+                    self._run(job_id)
+
+    def _claim_and_run(self, lease: JobLease) -> None:
+        """Run the cluster's next job if this host may claim it, else follow the active one."""
+        try:
+            job_id = lease.claim() if self.run_jobs else None
+        except Exception:  # the database is away: try again on the next tick
+            logger.exception("could not look for re-index jobs")
+            job_id = None
+        if job_id is None:
+            self._follow_active()
+            return
+        with self.index_lock, lease.heartbeat(job_id):
+            self._run(job_id, claimed=True)
 
     def _follow_active(self) -> None:
         if self._watch is None or not self.index_lock.acquire(blocking=False):
@@ -174,33 +209,37 @@ class JobRunner:
         finally:
             self.index_lock.release()
 
-    def _run(self, job_id: str) -> None:
+    def _run(self, job_id: str, *, claimed: bool = False) -> None:
         with self._lock, session_scope(self.engine) as session:
             if self._pending == job_id:
                 self._pending = None  # requests from now on need a job of their own
             row = session.get(ReindexJob, job_id)
             if row is None:
                 return
-            row.status, row.started_at, row.phase = "running", utcnow(), "starting"
+            if not claimed:  # a claim has already marked it running
+                row.status, row.started_at, row.phase = "running", utcnow(), "starting"
             rebuild = row.rebuild
             session.add(row)
         progress = self._live = _Progress(self.engine, job_id)
+        started = time.monotonic()
         try:
             result = self.build.run(rebuild=rebuild, report=progress.reporter())
         except Exception as exc:
             self._finish(job_id, status="failed", error=describe_failure(exc), progress=progress)
+            observe_reindex_job("failed", time.monotonic() - started)
             return
         finally:
             self._live = None
         status = "succeeded" if result.get("build") == "built" else "unchanged"
         self._finish(job_id, status=status, result=result, progress=progress)
+        observe_reindex_job(status, time.monotonic() - started)
 
     def _finish(self, job_id: str, *, status: str, progress: _Progress,
                 result: dict[str, Any] | None = None, error: str | None = None) -> None:
         with session_scope(self.engine) as session:
             row = session.get(ReindexJob, job_id)
-            if row is None:
-                return
+            if row is None or (self.lease is not None and not self.lease.holds(row)):
+                return  # another host took the job over when this one's lease expired
             row.status, row.finished_at, row.phase = status, utcnow(), "finished"
             row.done, row.total = progress.done, progress.total
             row.result, row.error = result or {}, error

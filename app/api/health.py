@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from app.deps import StateDep
@@ -16,7 +16,10 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="Index and models are loaded", responses={503: {}})
-def readyz(state: StateDep) -> JSONResponse:
+def readyz(state: StateDep, request: Request) -> JSONResponse:
+    """Ready when the index and models are loaded; ``llm`` says whether the configured LLM
+    answers (checked at most every ``llm.health_ttl_s``; answers fall back to extractive when
+    it does not, so it does not make the service unready)."""
     index = state.index
     if index is None or state.service is None:
         # The full reason can name folders on the server: it goes to the log, not to callers.
@@ -27,4 +30,5 @@ def readyz(state: StateDep) -> JSONResponse:
         "status": "ready", "index_version": index.name, "chunks": counts.get("chunks"),
         "reranker": state.service.reranker is not None,
         "generator": state.service.generator.name,
+        "llm": request.app.state.llm_probe.status().to_dict(),
     })

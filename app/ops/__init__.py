@@ -1,0 +1,1 @@
+"""Running the service: settings checked at start-up, logs, metrics and health checks."""
