@@ -32,7 +32,7 @@ run: index ## Set up, index data/ if missing or stale, and serve on $(HOST):$(PO
 	@# peak RSS about 970 MB instead of 1,260 MB after 16 concurrent clients).
 	MALLOC_ARENA_MAX=2 GROUNDLINE_PUBLIC__DEMO=$(DEMO) \
 	GROUNDLINE_PUBLIC__DEMO_ORIGINS='["http://$(HOST):$(PORT)","http://localhost:$(PORT)"]' \
-	$(PY) -m uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT)
+	$(PY) -m uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) --no-proxy-headers
 
 test: setup ## Run the default test suite (fast; no slow marker)
 	$(PY) -m pytest -q
@@ -81,6 +81,10 @@ reranker-card: setup ## Write the shipped reranker's model card from the bench-r
 bench: setup ## Latency, throughput, memory and scale benchmarks, ~30 min (BENCH_ARGS=--quick: ~2 min)
 	$(PY) -m eval.bench $(BENCH_ARGS)
 
+FUZZ_EXAMPLES ?= 50
+fuzz: setup ## Schema fuzzing (schemathesis) of a throwaway server, as widget and admin: 0 5xx, 0 violations
+	$(PY) -m tests.fuzz --max-examples $(FUZZ_EXAMPLES) $(FUZZ_ARGS)
+
 lint: setup ## ruff and mypy
 	$(PY) -m ruff check app ingest eval tests
 	$(PY) -m mypy app ingest eval
@@ -88,4 +92,4 @@ lint: setup ## ruff and mypy
 clean: ## Remove built indexes and the local database (not the venv)
 	rm -rf var
 
-.PHONY: help setup ingest index run test test-slow test-all lint clean eval eval-smoke eval-baseline calibrate train-reranker finetune-reranker bench-reranker reranker-card bench
+.PHONY: help setup ingest index run test test-slow test-all fuzz lint clean eval eval-smoke eval-baseline calibrate train-reranker finetune-reranker bench-reranker reranker-card bench

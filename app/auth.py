@@ -1,9 +1,11 @@
 """API keys: created and revoked by the CLI or the admin API, stored only as SHA-256 hashes.
 
-Two scopes. ``admin`` keys (``gla_`` + 32 URL-safe characters) open every ``/v1/admin/``
-route. ``widget`` keys (``glw_`` + 24 characters) are publishable: they sit in a web page,
-so they only identify a site and carry the origins it may call from. A raw key is returned
-once, when it is created; afterwards only its hash and its first characters exist.
+Admin keys (``gla_``, ``gle_``, ``glv_`` + 32 URL-safe characters) open the ``/v1/admin/``
+routes and the console as far as their scope allows (:mod:`app.scopes`): ``admin``
+everything, ``editor`` articles, gaps and re-index jobs, ``viewer`` reading. ``widget`` keys
+(``glw_`` + 24 characters) are publishable: they sit in a web page, so they only identify a
+site and carry the origins it may call from. A raw key is returned once, when it is created;
+afterwards only its hash and its first characters exist.
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ from sqlmodel import Session, col, select
 from app.deps import SessionDep, SettingsDep
 from app.errors import ConfigurationError, RagError
 from app.models import ApiKey, utcnow
+from app.public.clientip import resolve_client
 from app.public.ratelimit import RateLimiter
+from app.scopes import ADMIN_SCOPES, api_scope_needed, at_least
 
 logger = logging.getLogger(__name__)
 
-SCOPES = ("admin", "widget")
-_RAW_PREFIX = {"admin": "gla_", "widget": "glw_"}
-_RANDOM_BYTES = {"admin": 24, "widget": 18}  # 32 and 24 URL-safe characters
+SCOPES = ("admin", "editor", "viewer", "widget")
+_RAW_PREFIX = {"admin": "gla_", "editor": "gle_", "viewer": "glv_", "widget": "glw_"}
+_RANDOM_BYTES = {"admin": 24, "editor": 24, "viewer": 24, "widget": 18}  # 32 or 24 characters
 PREFIX_CHARS = 10
 ENV_KEY_NAME = "ADMIN_API_KEY (environment)"
 MIN_ENV_KEY_CHARS = 16
@@ -69,7 +73,7 @@ def create_key(session: Session, *, name: str, scope: str, allowed_origins: Iter
     Args:
         session: The database session; the key is flushed, the caller commits.
         name: What the key is for, shown in lists.
-        scope: ``admin`` or ``widget``.
+        scope: ``admin``, ``editor``, ``viewer`` or ``widget``.
         allowed_origins: For widget keys, the origins (``https://example.com``) it may be
             used from.
         created_by: The id of the key that created this one, if any.
@@ -187,8 +191,13 @@ _bearer = HTTPBearer(auto_error=False, description="An admin API key: `Bearer gl
 
 
 def client_ip(request: Request) -> str:
-    """The peer address (behind a proxy, run uvicorn with ``--forwarded-allow-ips``)."""
-    return request.client.host if request.client else "unknown"
+    """The client's address: the peer, or behind a trusted proxy (``trusted_proxies``) the
+    address it forwarded (:mod:`app.public.clientip`)."""
+    peer = request.client.host if request.client else "unknown"
+    proxies = getattr(request.app.state, "trusted_proxies", ())
+    if not proxies:
+        return peer
+    return resolve_client(peer, request.headers.getlist("x-forwarded-for"), proxies)
 
 
 def _limiter(request: Request) -> RateLimiter:
@@ -199,7 +208,8 @@ def _limiter(request: Request) -> RateLimiter:
 def require_admin(request: Request, session: SessionDep, settings: SettingsDep,
                   credentials: Annotated[HTTPAuthorizationCredentials | None,
                                          Depends(_bearer)]) -> ApiKey:
-    """The admin key of the request: 401 without a valid key, 403 for a widget key, 429 from
+    """The admin key of the request: 401 without a valid key, 403 for a widget key or for a
+    change the key's scope does not allow (:func:`app.scopes.api_scope_needed`), 429 from
     an address with too many failed attempts in the window (even with a valid key, so that
     guessing cannot go on behind the 429s). A request without a bearer key is no guess and
     is not counted."""
@@ -218,8 +228,12 @@ def require_admin(request: Request, session: SessionDep, settings: SettingsDep,
     if key is None:
         limiter.hit(bucket, limit=limit, window_s=window)
         raise HTTPException(401, detail="invalid or revoked API key", headers=challenge)
-    if key.scope != "admin":
+    if key.scope not in ADMIN_SCOPES:
         raise HTTPException(403, detail="admin key required")
+    needed = api_scope_needed(request.method, request.url.path)
+    if not at_least(key.scope, needed):
+        raise HTTPException(403, detail=f"this {key.scope} key may not do this: "
+                                        f"it needs an {needed} key")
     return key
 
 

@@ -8,22 +8,29 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from app import __version__
 from app.admin.runtime import start_admin, stop_admin
 from app.api import admin, chat, handoff, health, openai_compat, widget
+from app.api.errors import install_error_shapes
 from app.bodylimit import install_body_limit
+from app.console import install_console
 from app.db import make_engine
 from app.environment import prepare_process
 from app.errors import RagError
+from app.ops.config import settings_or_exit
+from app.ops.http import install_ops
+from app.ops.logs import configure_logging
+from app.ops.metrics import observe_slot_wait, process_exit
+from app.ops.summary import log_configuration
 from app.privacy import RetentionSweeper
+from app.public.clientip import parse_networks
 from app.public.edge import install_edge
 from app.rag.index import IndexStore
 from app.rag.protocols import Embedder
-from app.settings import Settings, get_settings
+from app.settings import Settings
 from app.state import AppState
 
 logger = logging.getLogger(__name__)
@@ -65,7 +72,8 @@ def load_models(state: AppState, settings: Settings, *, embedder: Embedder | Non
     state.embedder = embedder
     state.expected = expected_manifest(settings, dimension=embedder.dimension)
     state.service = make_answer_service(settings, embedder=embedder,
-                                        reranker=make_reranker(settings))
+                                        reranker=make_reranker(settings),
+                                        on_slot_wait=observe_slot_wait)
     if not load_index:
         return
     try:
@@ -104,16 +112,20 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 def create_app(settings: Settings | None = None, *, state: AppState | None = None) -> FastAPI:
     """Build the app. ``state`` lets tests inject preloaded models and indexes."""
     prepare_process()
-    settings = settings or get_settings()
+    if settings is None:  # the server's entry point: a configuration mistake ends it in a line
+        settings = settings_or_exit()
+        configure_logging(settings.log)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log_configuration(settings)
         if state is None:
             app_state = AppState(engine=make_engine(settings.resolved_database_url),
                                  store=IndexStore(settings.index.dir))
             app.state.groundline = app_state
             load_models(app_state, settings)
         start_admin(app, app.state.groundline, settings)
+        app.state.llm_probe.status()  # logs whether the configured LLM answers
         sweeper = RetentionSweeper(app.state.groundline.engine,
                                    retention_days=settings.public.retention_days)
         try:
@@ -122,11 +134,13 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         finally:
             sweeper.stop()
             stop_admin(app)
+            process_exit()
 
     app = FastAPI(title="Groundline", version=__version__, lifespan=lifespan,
                   description="Answers customer questions only from the knowledge base, "
                               "with citations, or says it does not know.")
     app.state.settings = settings
+    app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
     if state is not None:
         app.state.groundline = state
     app.include_router(health.router)
@@ -136,15 +150,13 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     app.include_router(handoff.admin_router)
     app.include_router(openai_compat.router)
     app.include_router(widget.router)
+    install_console(app)
     install_edge(app, settings)
     install_body_limit(app, max_bytes=settings.max_request_bytes)
+    install_ops(app, settings)  # last: its middleware sees every request and response
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": ".".join(str(p) for p in e["loc"][1:]), "message": e["msg"]}
-                  for e in exc.errors()]
-        return JSONResponse({"detail": "invalid request", "errors": errors}, status_code=422)
+    install_error_shapes(app)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:

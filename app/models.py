@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Column, Text
+from sqlalchemy import JSON, Column, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -91,6 +91,8 @@ class Conversation(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=40)
     created: datetime = Field(default_factory=utcnow)
     customer: str = "{}"  # JSON: tier, plan, locale (shapes wording only)
+    # SHA-256 of the customer.id the widget sent (app.privacy.customer_ref), for erasure only
+    customer_ref: str | None = Field(default=None, index=True, max_length=64)
 
 
 class Message(SQLModel, table=True):
@@ -146,6 +148,11 @@ class Handoff(SQLModel, table=True):
     last_error: str | None = None  # an HTTP status or an error class, never a body
     created: datetime = Field(default_factory=utcnow, index=True)
     delivered_at: datetime | None = None
+    # How the customer asked to be reached and the order they named, as given: for the person
+    # taking over only (the webhook payload); contact_key finds them for erasure.
+    contact: str | None = Field(default=None, max_length=200)
+    contact_key: str | None = Field(default=None, index=True, max_length=64)
+    order_number: str | None = Field(default=None, max_length=64)
 
 
 class ApiKey(SQLModel, table=True):
@@ -197,6 +204,11 @@ class ReindexJob(SQLModel, table=True):
     version: str | None = None
     result: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # With the database version store (several hosts): which host runs the job, until when
+    # its claim holds without a heartbeat, and how many hosts have started it.
+    claimed_by: str | None = Field(default=None, max_length=120)
+    lease_until: datetime | None = None
+    attempts: int = 0
 
 
 class EvalRun(SQLModel, table=True):
@@ -215,3 +227,85 @@ class EvalRun(SQLModel, table=True):
                                        sa_column=Column(JSON, nullable=False))
     config: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A signed-in admin console user: the key that signed in, and the session's CSRF token.
+
+    Only the SHA-256 of the session cookie is stored; the session ends at ``expires_at``, at
+    sign-out, or when its key is revoked.
+    """
+
+    __tablename__ = "console_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    key_id: str = Field(index=True, max_length=40)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)
+
+
+class KnowledgeGap(SQLModel, table=True):
+    """A group of unanswered questions the console tracks: ignored, or linked to the article
+    written for it, which resolves it once its questions are answered citing that article."""
+
+    __tablename__ = "knowledge_gap"
+
+    id: str = Field(primary_key=True, max_length=40)
+    label: str = Field(sa_column=Column(Text, nullable=False))  # a redacted example question
+    kind: str = Field(default="gap", index=True, max_length=20)  # gap | abuse
+    status: str = Field(default="open", index=True, max_length=20)  # open|ignored|resolved
+    article_id: str | None = Field(default=None, index=True, max_length=200)
+    linked_at: datetime | None = None
+    message_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    questions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ContentApproval(SQLModel, table=True):
+    """Held content an editor approved: indexed although the safety check flags it, as long
+    as it keeps the content it was approved with (any edit needs a new approval)."""
+
+    __tablename__ = "content_approval"
+
+    article_id: str = Field(primary_key=True, max_length=200)
+    content_hash: str = Field(max_length=64)
+    actor: str = Field(default="", max_length=40)
+    approved_at: datetime = Field(default_factory=utcnow)
+
+
+class StoredObject(SQLModel, table=True):
+    """One object of the database version store (``app.cluster.store``): an index version
+    (``index/<name>``, a tar of its folder) or a file such as the decision calibration."""
+
+    __tablename__ = "stored_object"
+
+    key: str = Field(primary_key=True, max_length=200)
+    kind: str = Field(max_length=20)  # index | file
+    sha256: str = Field(max_length=64)
+    size: int = 0
+    parts: int = 0
+    manifest: dict[str, object] = Field(default_factory=dict,
+                                        sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class StoredPart(SQLModel, table=True):
+    """A slice of a stored object's bytes; the object row is written after all its parts."""
+
+    __tablename__ = "stored_part"
+
+    key: str = Field(primary_key=True, max_length=200)
+    seq: int = Field(primary_key=True)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class StorePointer(SQLModel, table=True):
+    """A named pointer of the version store, such as the active index version."""
+
+    __tablename__ = "store_pointer"
+
+    name: str = Field(primary_key=True, max_length=40)
+    value: str = Field(max_length=200)
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -24,6 +24,12 @@ class Customer(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    id: str | None = Field(
+        default=None, min_length=1, max_length=128,
+        description="Your own id of the signed-in customer, optional. Never used for answers "
+        "and stored only as its SHA-256, so that an admin can erase this customer's "
+        "conversations (POST /v1/admin/conversations/erase).")
+
     tier: str | None = Field(default=None, max_length=40)
     plan: str | None = Field(default=None, max_length=40)
     locale: str | None = Field(default=None, max_length=20)
@@ -87,6 +93,11 @@ class ChatResponse(BaseModel):
     rerank_depth: int = 0
     rerank_reduced: bool = Field(default=False,
                                  description="True when the latency budget shrank the depth.")
+    generator: str = Field(default="", description="What wrote the answer: extractive or "
+                           "openai:<model>; empty when no generator was called.")
+    llm_failed: bool = Field(
+        default=False, description="True when the configured LLM failed (unreachable, too "
+        "slow, an error) and the answer was composed extractively from the passages instead.")
 
 
 class FeedbackRequest(BaseModel):

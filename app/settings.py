@@ -10,7 +10,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
@@ -53,6 +60,12 @@ class IndexSettings(BaseModel):
     hnsw_ef_construction: int = 200
     hnsw_ef_search: int = 256
     keep_versions: int = Field(default=5, ge=1)
+    store: Literal["folder", "database"] = Field(
+        default="folder",
+        description="Where index versions are published: folder (this host's index dir alone) "
+        "or database (published into the database, PostgreSQL only, and fetched by every host "
+        "into its own index dir; re-index jobs then run once across all hosts). See "
+        "docs/deployment.md.")
 
 
 class RetrievalSettings(BaseModel):
@@ -150,6 +163,12 @@ class AnswerSettings(BaseModel):
         description="When the bot does not answer: below this dense cosine similarity of the "
         "closest passage nothing in the knowledge base is related (reason off_topic, no "
         "suggestions); at or above it related articles are offered (low_confidence).")
+    sentence_scoring: bool = Field(
+        default=True,
+        description="The cross-encoder scores each sentence of the top three passages against "
+        "the question: the best score is a decision signal (sentence_rerank) and the scores "
+        "help choose the answer's first sentence. Loads the cross-encoder even with "
+        "reranking off. The answerability model needs the setting it was fitted with.")
     max_message_chars: int = Field(default=2000, ge=10)
     min_overlap: float = Field(default=0.5, gt=0, le=1, description="Citation support bar.")
     min_support_score: float = Field(
@@ -198,12 +217,25 @@ class AdminSettings(BaseModel):
     watch_interval_s: float = Field(
         default=2.0, ge=0, description="How often an idle service checks whether another "
         "process (python -m ingest, another worker) activated a new index version; 0: never.")
+    run_jobs: bool = Field(
+        default=True, description="Whether this process runs re-index jobs. With index.store "
+        "database, false leaves them to the other hosts or to `python -m app.worker`.")
+    job_lease_s: float = Field(
+        default=30.0, ge=1, description="With index.store database: how long a host's claim "
+        "on a running re-index job holds without a heartbeat (sent every third of it); a job "
+        "whose host stopped is then retried by another host.")
+    job_attempts: int = Field(
+        default=3, ge=1, description="With index.store database: hosts that may start one "
+        "job before it is marked failed.")
     auth_failure_limit: int = Field(
         default=20, ge=1,
         description="Failed admin authentications (a wrong, unknown or revoked key) per client "
         "IP per window; further admin requests from that address get 429 until it ends.")
     auth_failure_window_s: float = Field(
         default=60.0, gt=0, description="The fixed window of auth_failure_limit, in seconds.")
+    console_session_hours: float = Field(
+        default=8.0, gt=0, le=24 * 30,
+        description="How long an admin console sign-in lasts before it asks for the key again.")
 
 
 class PublicSettings(BaseModel):
@@ -255,6 +287,10 @@ class LLMSettings(BaseModel):
     timeout_s: float = Field(default=20.0, gt=0)
     max_tokens: int = Field(default=400, ge=16)
     temperature: float = 0.0
+    health_ttl_s: float = Field(
+        default=30.0, ge=0,
+        description="How long /readyz reuses its check that the endpoint answers (GET "
+        "base_url/models); 0: check on every call.")
 
 
 class JudgeSettings(BaseModel):
@@ -270,6 +306,28 @@ class JudgeSettings(BaseModel):
     model: str = "gpt-4o-mini"
     timeout_s: float = Field(default=60.0, gt=0)
     max_concurrency: int = Field(default=4, ge=1, le=64)
+
+
+class LogSettings(BaseModel):
+    """The service's logs (docs/operations.md): never secrets, never customers' words."""
+
+    format: Literal["text", "json"] = Field(
+        default="text", description="text: for a terminal; json: one JSON object per line, "
+        "with the request id, for a log collector.")
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access: bool = Field(
+        default=True, description="One line per request (method, route template, status, "
+        "duration, request id) instead of the server's own access line, which names the "
+        "client's address and the raw path.")
+
+
+class MetricsSettings(BaseModel):
+    """Prometheus metrics at ``/metrics`` (docs/operations.md)."""
+
+    enabled: bool = Field(default=True, description="Serve /metrics.")
+    require_admin: bool = Field(
+        default=True, description="Only with an admin key (Authorization: Bearer); false: "
+        "open to anyone who reaches the port (keep it on a private network then).")
 
 
 class Settings(BaseSettings):
@@ -321,13 +379,29 @@ class Settings(BaseSettings):
     admin: AdminSettings = AdminSettings()
     public: PublicSettings = PublicSettings()
     handoff: HandoffSettings = HandoffSettings()
+    log: LogSettings = LogSettings()
+    metrics: MetricsSettings = MetricsSettings()
     redis_url: str = Field(
         default="", validation_alias=AliasChoices("REDIS_URL", "redis_url"),
         description="Redis for shared rate limits (env REDIS_URL, no prefix); empty: memory.")
+    trusted_proxies: list[str] = Field(
+        default=[],
+        description="Addresses or CIDR networks of your reverse proxies, e.g. "
+        "'[\"127.0.0.1\", \"10.0.0.0/8\"]'. A request whose connection comes from one of them is "
+        "counted under the client address its X-Forwarded-For names (per-IP rate limits, "
+        "failed admin authentications); from anywhere else the header is ignored.")
     admin_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("ADMIN_API_KEY", "admin_api_key"),
         description="An initial admin key for automation (env ADMIN_API_KEY, no prefix); "
         "only its hash is stored.")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
+        from app.public.clientip import parse_networks
+
+        parse_networks(value)  # raises ValueError naming the bad entry
+        return value
 
     @model_validator(mode="after")
     def _paths_follow_var_dir(self) -> Settings:
@@ -372,5 +446,12 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()
+    """The process-wide settings, read once from the environment.
+
+    Raises:
+        ConfigurationError: An unknown ``GROUNDLINE_`` variable or an invalid value, in one
+            line that names the variable (:mod:`app.ops.config`).
+    """
+    from app.ops.config import load_settings
+
+    return load_settings()

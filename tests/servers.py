@@ -18,7 +18,8 @@ def serve(app: FastAPI, *, port: int = 0) -> Iterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning",
+    # No proxy headers: the app reads X-Forwarded-For itself, from trusted_proxies only.
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", proxy_headers=False,
                                            timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

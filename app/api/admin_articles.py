@@ -28,6 +28,7 @@ from app.admin.schemas import (
     require_text,
 )
 from app.admin.views import start_job
+from app.api.errors import invalid_items
 from app.auth import AdminKeyDep
 from app.catalog import claimed_ids
 from app.content.parse import LoadError
@@ -37,6 +38,8 @@ from app.settings import Settings
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
+_NOT_FOUND: dict[int | str, dict[str, object]] = {
+    404: {"description": "No article or ticket with that id"}}
 
 _REINDEX = Query(default=False, description="Start a re-index job (or join the queued one).")
 _MARKDOWN_TYPES = ("text/markdown", "text/x-markdown", "text/plain")
@@ -76,10 +79,16 @@ def upsert_articles(body: ArticleBatch, session: SessionDep, admin: AdminKeyDep,
     try:
         docs = articles.parse_all(body.articles, max_bytes=settings.max_file_bytes)
     except articles.InvalidInputError as exc:
-        raise HTTPException(422, detail=exc.errors) from exc
+        raise invalid_items(exc.errors, field="articles") from exc
     results = articles.save(session, docs, actor=admin.id)
     session.commit()
     return _respond(results, jobs=jobs, reindex=reindex, actor=admin.id)
+
+
+def _unreadable(message: str) -> RequestValidationError:
+    """A body that cannot be read: a 422 of the published shape, as for any invalid body."""
+    return RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": message,
+                                    "input": None}])
 
 
 async def article_payload(request: Request) -> ArticleIn:
@@ -91,13 +100,13 @@ async def article_payload(request: Request) -> ArticleIn:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise HTTPException(400, detail="the body is not UTF-8") from exc
+        raise _unreadable("the body is not UTF-8") from exc
     if kind in _MARKDOWN_TYPES or kind == "text/html":
         return ArticleIn(format="html" if kind == "text/html" else "markdown", content=text)
     try:
         value = json.loads(text or "null")
     except json.JSONDecodeError as exc:
-        raise HTTPException(400, detail=f"invalid JSON: {exc.msg}") from exc
+        raise _unreadable(f"invalid JSON: {exc.msg}") from exc
     require_text(value)
     try:
         return ArticleIn.model_validate(value)
@@ -116,8 +125,8 @@ def put_article(article_id: str, item: Annotated[ArticleIn, Depends(article_payl
     try:
         doc = articles.to_source(item, path_id=article_id, max_bytes=settings.max_file_bytes)
     except LoadError as exc:
-        raise HTTPException(422, detail=[{"index": 0, "id": article_id,
-                                          "error": str(exc)}]) from exc
+        raise invalid_items([{"index": 0, "id": article_id, "error": str(exc)}],
+                            field="body") from exc
     results = articles.save(session, [doc], actor=admin.id)
     session.commit()
     created = results[0].result == "added"
@@ -154,7 +163,8 @@ def _get_row(session: SessionDep, article_id: str) -> Article:
     return row
 
 
-@router.get("/articles/{article_id}", summary="One article, with its body and index state")
+@router.get("/articles/{article_id}", summary="One article, with its body and index state",
+            responses=_NOT_FOUND)
 def get_article(article_id: str, session: SessionDep, state: StateDep) -> dict[str, Any]:
     row = _get_row(session, article_id)
     return articles.describe(row, index=state.index, body=True,
@@ -162,7 +172,7 @@ def get_article(article_id: str, session: SessionDep, state: StateDep) -> dict[s
 
 
 @router.delete("/articles/{article_id}", response_model=WriteResponse,
-               summary="Delete an article or ticket")
+               summary="Delete an article or ticket", responses=_NOT_FOUND)
 def delete_article(article_id: str, session: SessionDep, admin: AdminKeyDep, jobs: JobsDep,
                    reindex: bool = _REINDEX) -> JSONResponse:
     """Removed from the catalogue now, from answers after the next re-index job. It stays
@@ -176,7 +186,9 @@ def delete_article(article_id: str, session: SessionDep, admin: AdminKeyDep, job
 
 
 @router.post("/articles/{article_id}/release", response_model=WriteResponse,
-             summary="Hand an article edited or deleted here back to its file")
+             summary="Hand an article edited or deleted here back to its file",
+             responses={404: {"description": "No article or ticket with that id owned by "
+                                             "the admin API"}})
 def release_article(article_id: str, session: SessionDep, admin: AdminKeyDep,
                     jobs: JobsDep) -> JSONResponse:
     """The admin API stops owning the article (or its deletion): the next ``python -m ingest``
@@ -202,7 +214,7 @@ def _set_status(article_id: str, status: str, session: SessionDep, admin_id: str
 
 
 @router.post("/articles/{article_id}/unpublish", response_model=WriteResponse,
-             summary="Unpublish (draft) or archive an article")
+             summary="Unpublish (draft) or archive an article", responses=_NOT_FOUND)
 def unpublish_article(article_id: str, session: SessionDep, admin: AdminKeyDep,
                       jobs: JobsDep, body: StatusChange | None = None,
                       reindex: bool = _REINDEX) -> JSONResponse:
@@ -211,7 +223,7 @@ def unpublish_article(article_id: str, session: SessionDep, admin: AdminKeyDep,
 
 
 @router.post("/articles/{article_id}/publish", response_model=WriteResponse,
-             summary="Publish a draft or archived article")
+             summary="Publish a draft or archived article", responses=_NOT_FOUND)
 def publish_article(article_id: str, session: SessionDep, admin: AdminKeyDep, jobs: JobsDep,
                     reindex: bool = _REINDEX) -> JSONResponse:
     return _set_status(article_id, "published", session, admin.id, jobs, reindex)
@@ -229,7 +241,7 @@ def upload_tickets(body: TicketBatch, session: SessionDep, admin: AdminKeyDep, j
     try:
         docs = articles.parse_tickets(body.tickets, max_bytes=settings.max_file_bytes)
     except articles.InvalidInputError as exc:
-        raise HTTPException(422, detail=exc.errors) from exc
+        raise invalid_items(exc.errors, field="tickets") from exc
     results = articles.save(session, docs, actor=admin.id)
     session.commit()
     return _respond(results, jobs=jobs, reindex=reindex, actor=admin.id)

@@ -45,7 +45,8 @@ def list_jobs(session: SessionDep, jobs: JobsDep, status: str | None = None,
             for r in jobs.list(session, limit=limit, status=status)]
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut, summary="A job's status and result")
+@router.get("/jobs/{job_id}", response_model=JobOut, summary="A job's status and result",
+            responses={404: {"description": "No job with that id"}})
 def get_job(job_id: str, session: SessionDep, jobs: JobsDep) -> JobOut:
     row = jobs.get(session, job_id)
     if row is None:
@@ -80,8 +81,9 @@ def _activate(state: AppState, name: str, *, actor: str, action: str,
 
 
 @router.post("/index/versions/{name}/activate", response_model=ActivationOut,
-             summary="Serve an index version", responses={409: {"description": "Busy or "
-                                                                 "incompatible"}})
+             summary="Serve an index version",
+             responses={404: {"description": "No index version with that name"},
+                        409: {"description": "Busy or incompatible"}})
 def activate_version(name: str, state: StateDep, admin: AdminKeyDep,
                      jobs: JobsDep) -> ActivationOut:
     return _activate(state, name, actor=admin.id, action="index.activate", jobs=jobs)

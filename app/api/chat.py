@@ -15,10 +15,12 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session, col, select
 
+from app.admin.schemas import require_text
 from app.conversations import fallback_json, get_or_create, history, new_id, save_turn
 from app.deps import AnswerServiceDep, IndexDep, SessionDep
 from app.models import Conversation, Feedback, Message
-from app.privacy import redact_customer_text, redact_optional
+from app.ops.metrics import observed
+from app.privacy import customer_ref, redact_customer_text, redact_optional
 from app.public.access import (
     PUBLIC_RESPONSES,
     Caller,
@@ -56,6 +58,8 @@ def render(result: AnswerResult, *, conversation_id: str, message_id: str) -> di
         "query": redact_customer_text(result.prepared.query),
         "rerank_depth": result.prepared.rerank_depth,
         "rerank_reduced": result.prepared.rerank_reduced,
+        "generator": result.generator,
+        "llm_failed": result.llm_failed,
     }
 
 
@@ -63,6 +67,7 @@ class _Turn:
     """Validated inputs of one chat turn."""
 
     def __init__(self, body: ChatRequest, session: Session, caller: Caller) -> None:
+        require_text(body)  # a lone surrogate is no text: 422 naming the field
         try:
             raw = body.filters.model_dump(exclude_none=True) if body.filters else {}
             self.filters = normalise_filters(raw)
@@ -71,8 +76,11 @@ class _Turn:
         check_filters(caller, self.filters)
         if not body.message.strip():
             raise HTTPException(422, detail="message is empty")
-        customer = body.customer.model_dump(exclude_none=True) if body.customer else {}
-        conv = get_or_create(session, body.conversation_id, customer)
+        # The customer's id never reaches the wording or the answer: only its hash is kept.
+        customer = (body.customer.model_dump(exclude_none=True, exclude={"id"})
+                    if body.customer else {})
+        ref = customer_ref(body.customer.id) if body.customer and body.customer.id else None
+        conv = get_or_create(session, body.conversation_id, customer, customer_ref=ref)
         if conv is None or (body.conversation_id
                             and not can_access(session, conv.id, caller)):
             raise HTTPException(404, detail=f"unknown conversation_id {body.conversation_id!r}")
@@ -89,9 +97,9 @@ class _Turn:
         self.message_id = new_id("m")
 
     def events(self, service: AnswerService, index: IndexVersion):  # type: ignore[no-untyped-def]
-        return service.stream(index, self.message, history=self.history,
-                               previous_titles=self.titles, filters=self.filters,
-                               style=self.style)
+        return observed(service.stream(index, self.message, history=self.history,
+                                       previous_titles=self.titles, filters=self.filters,
+                                       style=self.style))
 
 
 def _wants_stream(request: Request) -> bool:
@@ -126,7 +134,10 @@ def chat(caller: CallerDep, body: ChatRequest, request: Request, session: Sessio
 @router.post("/chat/stream", summary="Answer as Server-Sent Events",
              response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {}},
-                              "description": "Events: delta, citations, done, error"}})
+                              "description": "Events: delta, citations, done, error"},
+                        404: {"description": "Unknown conversation"},
+                        422: {"description": "Invalid message or filters"},
+                        503: {"description": "Index or models not loaded"}})
 def chat_stream(caller: CallerDep, body: ChatRequest, session: SessionDep, index: IndexDep,
                 service: AnswerServiceDep) -> StreamingResponse:
     """Typed events: ``delta`` ({"text"}), ``citations`` (list), ``done`` (the full
@@ -164,9 +175,11 @@ def _event(kind: str, data: object) -> str:
 
 
 @router.post("/feedback", response_model=FeedbackResponse, status_code=201,
-             summary="Thumbs up or down on an answer")
+             summary="Thumbs up or down on an answer",
+             responses={404: {"description": "Unknown message, or not an answer"}})
 def feedback(caller: CallerDep, body: FeedbackRequest, session: SessionDep
              ) -> FeedbackResponse:
+    require_text(body)
     message = session.get(Message, body.message_id)
     if (message is None or message.role != "assistant"
             or not can_access(session, message.conversation_id, caller)):
@@ -180,7 +193,8 @@ def feedback(caller: CallerDep, body: FeedbackRequest, session: SessionDep
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationOut,
-            summary="A conversation as it was answered")
+            summary="A conversation as it was answered",
+            responses={404: {"description": "Unknown conversation"}})
 def get_conversation(caller: CallerDep, conversation_id: str, session: SessionDep
                      ) -> ConversationOut:
     conv = session.get(Conversation, conversation_id)

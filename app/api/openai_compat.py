@@ -16,8 +16,10 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import StreamingResponse
 
+from app.admin.schemas import require_text
 from app.conversations import fallback_json
 from app.deps import AnswerServiceDep, IndexDep, SettingsDep
+from app.ops.metrics import observed
 from app.public.access import PUBLIC_RESPONSES, Caller, CallerDep, check_filters
 from app.public.completions import (
     DONE,
@@ -50,6 +52,7 @@ def models(caller: CallerDep) -> dict[str, Any]:
 def _events(body: CompletionRequest, settings: Settings, service: AnswerService,
             index: IndexVersion, caller: Caller) -> Iterator[Event]:
     """Validate the request, then answer its last user message as events."""
+    require_text(body)  # a lone surrogate is no text: 422 naming the field
     if body.model != MODEL_ID:
         raise HTTPException(404, detail=f"model {body.model!r} does not exist: use {MODEL_ID!r}")
     if len(body.messages) > settings.public.max_chat_messages:
@@ -65,8 +68,8 @@ def _events(body: CompletionRequest, settings: Settings, service: AnswerService,
     limit = settings.answer.max_message_chars
     if len(question) > limit:
         raise HTTPException(422, detail=f"the last message is longer than {limit} characters")
-    return service.stream(index, question, history=history, previous_titles=titles,
-                          filters=filters)
+    return observed(service.stream(index, question, history=history, previous_titles=titles,
+                                   filters=filters))
 
 
 def _extras(result: AnswerResult) -> tuple[str, list[dict[str, Any]], dict[str, Any] | None]:
@@ -78,7 +81,9 @@ def _extras(result: AnswerResult) -> tuple[str, list[dict[str, Any]], dict[str, 
 
 @router.post("/chat/completions", summary="Chat completions, OpenAI-style",
              responses={200: {"content": {"text/event-stream": {}},
-                              "description": "JSON, or chunks as Server-Sent Events"}})
+                              "description": "JSON, or chunks as Server-Sent Events"},
+                        404: {"description": "A model other than the one /v1/models lists"},
+                        503: {"description": "Index or models not loaded"}})
 def chat_completions(caller: CallerDep, body: CompletionRequest, settings: SettingsDep,
                      index: IndexDep, service: AnswerServiceDep):  # type: ignore[no-untyped-def]
     """Answer the last user message from the knowledge base.
