@@ -121,8 +121,9 @@ def run_load(url: str, questions: Sequence[Question], *, api_key: str, concurren
 
 
 def _decided(s: Sample) -> bool:
-    """The answer decision ran and the answer's sentences were chosen (generated)."""
-    return "decide" in s.timings and "generate" in s.timings
+    """The answer decision ran, with the sentence scores it reads, and the answer's sentences
+    were chosen (generated)."""
+    return all(k in s.timings for k in ("sentences", "decide", "generate"))
 
 
 def _decided_share(ok: Sequence[Sample]) -> float | None:

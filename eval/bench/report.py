@@ -187,7 +187,8 @@ def _stage_rows(result: dict[str, Any]) -> list[list[Any]]:
                 continue
             rows.append([int(name), label] + [
                 f"{stages[k]['p50']} / {stages[k]['p95']}" if k in stages else "-"
-                for k in ("dense", "sparse", "fuse", "rerank", "decide", "generate", "total")])
+                for k in ("dense", "sparse", "fuse", "rerank", "sentences", "decide", "generate",
+                          "total")])
     return rows
 
 
@@ -212,8 +213,8 @@ def markdown(result: dict[str, Any]) -> str:
                   [[t["target"], t["limit"], t["value"], t["status"]]
                    for t in result.get("targets", [])])
     out += ["", "Stage p50 / p95 (ms, server side):", ""]
-    out += _table(["articles", "run", "dense", "sparse", "fuse", "rerank", "decide", "generate",
-                   "total"],
+    out += _table(["articles", "run", "dense", "sparse", "fuse", "rerank", "sentences", "decide",
+                   "generate", "total"],
                   _stage_rows(result))
     ing = result.get("ingestion")
     if ing:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
-STAGES = ("rewrite", "dense", "sparse", "fuse", "rerank", "decide", "generate", "total")
+STAGES = ("rewrite", "dense", "sparse", "fuse", "rerank", "sentences", "decide", "generate",
+          "total")
 RETRIEVAL_STAGES = ("rewrite", "dense", "sparse", "fuse")
 
 
