@@ -34,11 +34,26 @@ run: index ## Set up, index data/ if missing or stale, and serve on $(HOST):$(PO
 	GROUNDLINE_PUBLIC__DEMO_ORIGINS='["http://$(HOST):$(PORT)","http://localhost:$(PORT)"]' \
 	$(PY) -m uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) --no-proxy-headers
 
+WORKERS      ?= 2
+DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/groundline
+REDIS_URL    ?= redis://127.0.0.1:6379/0
+CLUSTER_ENV  = GROUNDLINE_DATABASE_URL='$(DATABASE_URL)' REDIS_URL='$(REDIS_URL)' GROUNDLINE_INDEX__STORE=database
+run-cluster: setup ## Serve WORKERS (2) processes on PostgreSQL and Redis (DATABASE_URL, REDIS_URL), sharing versions and jobs (docs/deployment.md)
+	@$(CLUSTER_ENV) $(PY) -m ingest --no-progress || [ $$? -eq 2 ]
+	MALLOC_ARENA_MAX=2 $(CLUSTER_ENV) \
+	$(PY) -m uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) --workers $(WORKERS) --no-proxy-headers
+
+worker: setup ## Run re-index jobs without serving HTTP, beside run-cluster hosts (python -m app.worker)
+	$(CLUSTER_ENV) $(PY) -m app.worker
+
 test: setup ## Run the default test suite (fast; no slow marker)
 	$(PY) -m pytest -q
 
+# The console's scale benchmark needs PostgreSQL (the local server, as in CI).
+TEST_PG ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 test-slow: setup ## Run only the slow tests (fresh install, benchmarks, freshness; CI runs them after make test)
 	$(PY) -m pytest -q -m slow
+	GROUNDLINE_TEST_DATABASE_URL=$(TEST_PG) $(PY) -m pytest -q -m slow tests/e2e/test_console_scale.py
 
 test-all: setup ## Run every test, slow ones included
 	$(PY) -m pytest -q -m ''
@@ -92,4 +107,4 @@ lint: setup ## ruff and mypy
 clean: ## Remove built indexes and the local database (not the venv)
 	rm -rf var
 
-.PHONY: help setup ingest index run test test-slow test-all fuzz lint clean eval eval-smoke eval-baseline calibrate train-reranker finetune-reranker bench-reranker reranker-card bench
+.PHONY: help setup ingest index run run-cluster worker test test-slow test-all fuzz lint clean eval eval-smoke eval-baseline calibrate train-reranker finetune-reranker bench-reranker reranker-card bench

@@ -103,7 +103,7 @@ def gaps_with_new_questions(client: httpx.Client, engine) -> dict[str, object]: 
 
 
 @pytest.mark.skipif(not TEST_DATABASE_URL, reason="set GROUNDLINE_TEST_DATABASE_URL to a "
-                    "PostgreSQL URL (CI does)")
+                    "PostgreSQL URL (make test-slow does)")
 def test_every_page_p95_at_scale(tmp_path, embedder):
     settings = base_settings(tmp_path)
     engine = make_engine(settings.resolved_database_url)
