@@ -16,6 +16,7 @@ from app.admin.runtime import start_admin, stop_admin
 from app.api import admin, chat, handoff, health, openai_compat, widget
 from app.api.errors import install_error_shapes
 from app.bodylimit import install_body_limit
+from app.cluster.sync import attach_version_store
 from app.console import install_console
 from app.db import make_engine
 from app.environment import prepare_process
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
             app_state = AppState(engine=make_engine(settings.resolved_database_url),
                                  store=IndexStore(settings.index.dir))
             app.state.groundline = app_state
+            attach_version_store(app_state, settings)  # index.store database: other hosts'
             load_models(app_state, settings)
         start_admin(app, app.state.groundline, settings)
         app.state.llm_probe.status()  # logs whether the configured LLM answers

@@ -208,7 +208,7 @@ class ReindexJob(SQLModel, table=True):
     # its claim holds without a heartbeat, and how many hosts have started it.
     claimed_by: str | None = Field(default=None, max_length=120)
     lease_until: datetime | None = None
-    attempts: int = 0
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class EvalRun(SQLModel, table=True):

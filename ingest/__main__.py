@@ -51,14 +51,20 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     from tqdm import tqdm
 
+    from app.cluster.sync import version_sync
     from ingest.pipeline import ingest_paths, make_builder
 
     engine = make_engine(settings.resolved_database_url)
     bar = tqdm(unit="chunk", desc="embedding", disable=args.no_progress or None)
     try:
+        sync = version_sync(settings, engine)  # index.store database: build on the cluster's
+        if sync is not None:
+            sync.pull()
         report = ingest_paths(args.paths, settings=settings, engine=engine,
                               builder=make_builder(settings), rebuild=args.rebuild,
                               progress=bar.update)
+        if sync is not None and report.build.version is not None:
+            sync.push(report.build.version)  # every host serves it within seconds
     except RagError as exc:
         bar.close()
         print(f"error: {exc}", file=sys.stderr)

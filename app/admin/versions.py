@@ -83,6 +83,8 @@ def activate(state: AppState, name: str) -> str | None:
         if previous_active is not None:
             state.store.activate(previous_active)
         raise VersionError(f"version {name} could not be loaded: {exc}") from exc
+    if state.sync is not None:  # every host follows
+        state.sync.push(name)
     logger.info("activated index version %s (was %s)", name, before)
     return before
 

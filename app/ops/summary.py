@@ -70,6 +70,8 @@ def effective_configuration(settings: Settings) -> dict[str, object]:
         "decision": decision,
         "embedder": settings.embedder.model,
         "index_dir": str(settings.index.dir),
+        "index_store": settings.index.store if settings.index.store == "folder" else
+        "database (versions fetched from it; re-index jobs under a lease)",
         "database": database_url(settings),
         "redis": safe_url(settings.redis_url) or "none (rate limits in memory, per process)",
         "keys": {

@@ -201,6 +201,7 @@ def test_an_older_release_database_gets_the_tables_it_lacked(new_url):
     engine = make_engine(url)
     assert set(sa.inspect(engine).get_table_names()) == BASELINE_TABLES | {
         "article_claim", "console_session", "knowledge_gap", "content_approval",  # 0003, 0004
+        "stored_object", "stored_part", "store_pointer",  # 0006
         "alembic_version"}
     assert _differences(engine) == []
     with Session(engine) as session:
