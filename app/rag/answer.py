@@ -35,7 +35,7 @@ from app.rag.protocols import Generator, QueryRewriter
 from app.rag.rerank import BudgetedReranker
 from app.rag.retrieve import HybridRetriever
 from app.rag.rewrite import RuleBasedRewriter
-from app.rag.sentences import SentenceScorer, best_score
+from app.rag.sentences import SentenceScorer
 from app.rag.trace import (
     TRACE_CANDIDATES,
     Decision,
@@ -196,7 +196,7 @@ class AnswerService:
         timings["sentences"] = _ms(t)
         t = time.perf_counter()
         signals = decision_signals(query, candidates, index.sparse,
-                                   sentence_rerank=best_score(scores, passages))
+                                   sentence_rerank=scores.best)
         gate = self._gate(candidates, signals, query=query,
                           use_model=self.model_decides(index), scores=scores)
         timings["decide"] = _ms(t)

@@ -63,7 +63,7 @@ def decision_signals(query: str, candidates: Sequence[Candidate], sparse: BM25In
         candidates: Retrieved candidates, reranked when a reranker ran.
         sparse: The index's BM25 side (its vocabulary gives word rarity).
         sentence_rerank: The best probability the cross-encoder gave one sentence of the
-            top passages (``sentences.best_score``); 0.0 when sentences are not scored.
+            top passages (``SentenceScores.best``); 0.0 when sentences are not scored.
 
     Returns:
         One value per name in ``DECISION_SIGNALS``.

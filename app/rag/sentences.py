@@ -5,7 +5,7 @@ retrieves), and the sentence that answers often shares few words with a casually
 question. ``SentenceScorer`` has the cross-encoder read every sentence, list item and table
 row of the top passages under its section heading; the best probability is a decision
 signal (``sentence_rerank``), and each unit's probability is kept for the extractive
-generator and the trace.
+generator.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from app.rag.extractive import unit_views
+from app.rag.extractive import UnitView, unit_views
 from app.rag.protocols import Reranker
 from app.rag.types import Passage, SentenceScores
 
@@ -45,29 +45,22 @@ class SentenceScorer:
         """Every unit's probability, for the first ``passages`` passages (at most
         ``MAX_UNITS`` units in all)."""
         owners: list[tuple[int, int]] = []  # (passage n, units scored) in order
-        pairs: list[str] = []
+        views: list[UnitView] = []
         for passage in passages[: self.passages]:
-            views = unit_views(passage.chunk)[: max(0, MAX_UNITS - len(pairs))]
-            owners.append((passage.n, len(views)))
-            pairs.extend(f"{v.heading}: {v.text}" if v.heading else v.text for v in views)
-        if not pairs:
+            taken = unit_views(passage.chunk)[: max(0, MAX_UNITS - len(views))]
+            owners.append((passage.n, len(taken)))
+            views.extend(taken)
+        if not views:
             return SentenceScores()
-        values = np.asarray(self.reranker.score(query, pairs), dtype=float)
+        values = np.asarray(self.reranker.score(
+            query, [f"{v.heading}: {v.text}" if v.heading else v.text for v in views]),
+            dtype=float)
         out: dict[int, tuple[float, ...]] = {}
         start = 0
         for n, count in owners:
             out[n] = tuple(round(float(v), 5) for v in values[start:start + count])
             start += count
-        return SentenceScores(out, {p.n: p.chunk.chunk_id for p in passages[: self.passages]})
-
-
-def best_score(scores: SentenceScores, passages: Sequence[Passage]) -> float:
-    """The best probability of a unit that could lead an answer (not a lead-in or a
-    question); 0.0 when nothing was scored. The ``sentence_rerank`` decision signal."""
-    best = 0.0
-    for passage in passages:
-        values = scores.rerank.get(passage.n, ())
-        for view, value in zip(unit_views(passage.chunk), values, strict=False):
-            if view.can_lead:
-                best = max(best, value)
-    return best
+        best = max((round(float(v), 5) for v, view in zip(values, views, strict=True)
+                    if view.can_lead), default=0.0)
+        return SentenceScores(out, {p.n: p.chunk.chunk_id for p in passages[: self.passages]},
+                              best)

@@ -149,6 +149,9 @@ class SentenceScores:
 
     rerank: dict[int, tuple[float, ...]] = field(default_factory=dict)
     chunk_ids: dict[int, str] = field(default_factory=dict)  # what each passage number held
+    # The best probability of a unit that could lead an answer (not a lead-in or a
+    # question): the ``sentence_rerank`` decision signal; 0.0 when nothing was scored.
+    best: float = 0.0
 
     def of(self, n: int, pos: int) -> float:
         """The probability of unit ``pos`` of passage ``n``; 0.0 where not scored."""

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from app.rag.extractive import ExtractiveGenerator, unit_texts, unit_views
-from app.rag.sentences import MAX_UNITS, SentenceScorer, best_score
+from app.rag.sentences import MAX_UNITS, SentenceScorer
 from app.rag.types import Chunk, Passage, SentenceScores
 from tests.fakes import OverlapReranker
 
@@ -74,8 +74,8 @@ def test_the_signal_is_the_best_unit_that_could_lead_an_answer() -> None:
     """A lead-in ("To start a return:") or a question never answers, however it scores."""
     reranker = Recording({"To start a return": 0.99, "Why is my refund": 0.98, "free": 0.4})
     scores = SentenceScorer(reranker).score("returns", [RETURNS])
-    assert best_score(scores, [RETURNS]) == 0.4
-    assert best_score(SentenceScores(), [RETURNS]) == 0.0
+    assert scores.best == 0.4
+    assert SentenceScores().best == 0.0
 
 
 def test_sentence_scores_move_the_lead_where_words_do_not_decide() -> None:
