@@ -235,7 +235,8 @@ def run_command(args: argparse.Namespace, settings: Settings, *,
                  gate_baseline=gate_base.label if gate_base else None)
     store_run(make_engine(settings.resolved_database_url), name=args.name, run_dir=run_dir,
               metrics=metrics, config=config,
-              gates_passed=None if not results else not failures(results))
+              gates_passed=None if not results else not failures(results),
+              version_store=settings.index.store)
     if args.save_baseline:
         _save_baseline(args, metrics, config)
     print_summary(metrics, run_dir)

@@ -3,7 +3,9 @@
 A run lives in ``<var>/eval/runs/<UTC timestamp>-<name>/``: ``run.jsonl`` (one record per
 question), ``metrics.json``, ``config.json`` (settings without secrets, index version,
 dataset), ``report.md``, ``report.html`` and the plots. Its summary is also stored in the
-database so that runs can be listed and charted over time.
+database so that runs can be listed and charted over time. With the database version store
+(``index.store`` database) the folder travels through the store too, so every host's console
+shows the run's report.
 """
 
 from __future__ import annotations
@@ -90,10 +92,20 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 
 def store_run(engine: Engine, *, name: str, run_dir: Path, metrics: Mapping[str, Any],
-              config: Mapping[str, Any], gates_passed: bool | None) -> int | None:
-    """Insert the run's summary into ``eval_run``; returns its id."""
+              config: Mapping[str, Any], gates_passed: bool | None,
+              version_store: str = "folder") -> int | None:
+    """Insert the run's summary into ``eval_run``; returns its id.
+
+    With the database version store (``version_store``, the run's ``index.store`` setting),
+    the finished folder is published first, so a host that lists the run can also fetch it.
+    """
     from app.db import session_scope
 
+    if version_store == "database":
+        from app.cluster.runs import publish_run
+        from app.cluster.store import DatabaseStore
+
+        publish_run(DatabaseStore(engine), run_dir)
     dataset = config.get("dataset", {})
     row = EvalRun(name=name, dataset=str(dataset.get("name", "")),
                   index_version=str(config.get("index", {}).get("version", "")),

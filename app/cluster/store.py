@@ -3,16 +3,20 @@
 An object is a key, its bytes in slices of ``PART_BYTES`` (``stored_part``) and a row that
 names its SHA-256 (``stored_object``), written after the slices in the same transaction: a host
 sees a complete object or none. Index versions are stored as a tar of their folder under
-``index/<name>``; single files (the decision calibration) under their own key. Named pointers
-(``store_pointer``) say which index version is active.
+``index/<name>``, finished evaluation runs as a tar of theirs under ``eval/<run>``; single files
+(the decision calibration) under their own key. Named pointers (``store_pointer``) say which
+index version is active.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import tarfile
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import delete
@@ -36,6 +40,17 @@ class StoreError(RagError):
 
 def index_key(name: str) -> str:
     return f"index/{name}"
+
+
+@contextmanager
+def tar_folder(folder: Path) -> Iterator[IO[bytes]]:
+    """A tar of a folder's files (an index version, a run) in a temporary file positioned at 0."""
+    with tempfile.TemporaryFile() as out:
+        with tarfile.open(fileobj=out, mode="w:") as tar:
+            for path in sorted(folder.iterdir()):
+                tar.add(path, arcname=path.name)
+        out.seek(0)
+        yield out
 
 
 class DatabaseStore:

@@ -18,15 +18,12 @@ import logging
 import os
 import shutil
 import tarfile
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
-from app.cluster.store import ACTIVE_INDEX, DatabaseStore, StoreError, index_key
+from app.cluster.store import ACTIVE_INDEX, DatabaseStore, StoreError, index_key, tar_folder
 from app.rag.index import IndexStore, check_manifest
 
 if TYPE_CHECKING:
@@ -57,7 +54,7 @@ class VersionSync:
         if self.db.get(index_key(name)) is None:
             folder = self.store.versions_dir / name
             manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
-            with _tar(folder) as data:
+            with tar_folder(folder) as data:
                 self.db.put(index_key(name), data, kind="index", manifest=manifest)
         if activate:
             self.db.set_pointer(ACTIVE_INDEX, name)
@@ -144,17 +141,6 @@ class VersionSync:
         for name in names[:-self.keep_versions]:
             if name != keep:
                 self.db.remove(index_key(name))
-
-
-@contextmanager
-def _tar(folder: Path) -> Iterator[IO[bytes]]:
-    """A tar of a version folder's files, in a temporary file positioned at 0."""
-    with tempfile.TemporaryFile() as out:
-        with tarfile.open(fileobj=out, mode="w:") as tar:
-            for path in sorted(folder.iterdir()):
-                tar.add(path, arcname=path.name)
-        out.seek(0)
-        yield out
 
 
 def attach_version_store(state: AppState, settings: Settings) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -14,6 +15,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
 from app.admin import audit
+from app.cluster.runs import local_run
+from app.cluster.store import DatabaseStore, StoreError
 from app.console import evalreport
 from app.console.render import page
 from app.console.session import AdminDep, ViewerDep
@@ -144,14 +147,29 @@ def evaluation_page(request: Request, user: ViewerDep, session: SessionDep,
                 pair=pair, metrics=metrics)
 
 
+def _run_folder(run_dir: str, *, db: DatabaseStore | None, runs_dir: Path) -> str:
+    """Where this host reads a run: with the database store, a run recorded on another host
+    is fetched from the store into ``runs_dir`` first."""
+    if db is None or not run_dir:
+        return run_dir
+    try:
+        folder = local_run(db, run_dir, runs_dir=runs_dir)
+    except StoreError as exc:
+        logger.warning("evaluation run %s: %s", run_dir, exc)
+        return run_dir
+    return str(folder) if folder is not None else run_dir
+
+
 @router.get("/evaluation/{run_id}", response_class=HTMLResponse)
 def evaluation_run_page(request: Request, run_id: int, user: ViewerDep, session: SessionDep,
+                        state: StateDep, settings: SettingsDep,
                         failures: bool = False) -> Response:
     """A run's report: its gates and each question's answer, failures first if asked."""
     run = session.get(EvalRun, run_id)
     if run is None:
         raise HTTPException(404, detail=f"no evaluation run {run_id}")
-    report = evalreport.read_report(run.run_dir)
+    report = evalreport.read_report(_run_folder(
+        run.run_dir, db=state.sync.db if state.sync else None, runs_dir=settings.eval_runs_dir))
     rows, gates = report if report is not None else ([], [])
     shown = [r for r in rows if r.failure] if failures else rows
     return page(request, "evaluation_run.html", user=user, section="evaluation", run=run,
