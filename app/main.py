@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
@@ -26,6 +26,7 @@ from app.ops.http import install_ops
 from app.ops.logs import configure_logging
 from app.ops.metrics import observe_slot_wait, process_exit
 from app.ops.summary import log_configuration
+from app.ops.tracing import install_tracing, stop_tracing
 from app.privacy import RetentionSweeper
 from app.public.clientip import parse_networks
 from app.public.edge import install_edge
@@ -33,6 +34,10 @@ from app.rag.index import IndexStore
 from app.rag.protocols import Embedder
 from app.settings import Settings
 from app.state import AppState
+
+if TYPE_CHECKING:
+    from fastapi.telemetry import TelemetryConfig
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 logger = logging.getLogger(__name__)
 
@@ -110,8 +115,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
-def create_app(settings: Settings | None = None, *, state: AppState | None = None) -> FastAPI:
-    """Build the app. ``state`` lets tests inject preloaded models and indexes."""
+def create_app(settings: Settings | None = None, *, state: AppState | None = None,
+               span_exporter: SpanExporter | None = None) -> FastAPI:
+    """Build the app. ``state`` lets tests inject preloaded models and indexes, and
+    ``span_exporter`` collect the spans (with ``tracing.enabled``) instead of sending them."""
     prepare_process()
     if settings is None:  # the server's entry point: a configuration mistake ends it in a line
         settings = settings_or_exit()
@@ -136,9 +143,13 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         finally:
             sweeper.stop()
             stop_admin(app)
+            stop_tracing(app)
             process_exit()
 
+    # With tracing on, the app's own span is the request's only server span (app.ops.tracing).
+    telemetry: TelemetryConfig | None = {"tracing": False} if settings.tracing.enabled else None
     app = FastAPI(title="Groundline", version=__version__, lifespan=lifespan,
+                  telemetry=telemetry,
                   description="Answers customer questions only from the knowledge base, "
                               "with citations, or says it does not know.")
     app.state.settings = settings
@@ -155,6 +166,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     install_console(app)
     install_edge(app, settings)
     install_body_limit(app, max_bytes=settings.max_request_bytes)
+    install_tracing(app, settings.tracing, exporter=span_exporter)  # inside the request ids
     install_ops(app, settings)  # last: its middleware sees every request and response
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 

@@ -330,6 +330,27 @@ class MetricsSettings(BaseModel):
         "open to anyone who reaches the port (keep it on a private network then).")
 
 
+class TracingSettings(BaseModel):
+    """OpenTelemetry traces, sent over OTLP/HTTP (docs/operations.md#tracing).
+
+    Needs the ``otel`` extra (``pip install 'groundline[otel]'``; ``make setup`` installs it).
+    Spans carry methods, route templates, statuses, request ids and stage timings, never a
+    customer's words.
+    """
+
+    enabled: bool = Field(default=False, description="Send a span per HTTP request.")
+    endpoint: str = Field(
+        default="", description="The collector's OTLP/HTTP traces URL, e.g. "
+        "http://127.0.0.1:4318/v1/traces; empty: the standard OTEL_EXPORTER_OTLP_* variables "
+        "(endpoint, headers, certificates) decide, as the OpenTelemetry exporter reads them.")
+    service_name: str = Field(default="groundline", min_length=1,
+                              description="The service.name of every span.")
+    sample_ratio: float = Field(
+        default=1.0, ge=0, le=1,
+        description="Share of traces started here that are recorded; a request that carries "
+        "a traceparent header follows its caller's decision.")
+
+
 class Settings(BaseSettings):
     """All settings of the service, the ingestion CLI and the evaluation CLI."""
 
@@ -381,6 +402,7 @@ class Settings(BaseSettings):
     handoff: HandoffSettings = HandoffSettings()
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
+    tracing: TracingSettings = TracingSettings()
     redis_url: str = Field(
         default="", validation_alias=AliasChoices("REDIS_URL", "redis_url"),
         description="Redis for shared rate limits (env REDIS_URL, no prefix); empty: memory.")

@@ -5,7 +5,8 @@ set (an existing, empty folder, before the workers start) every worker process w
 values there and ``/metrics`` adds them up, so one scrape covers all workers of a host.
 
 The answer pipeline is not instrumented inside: its stage timings, outcome and reason are
-read from the answer it returns (:func:`observed`), at the API layer.
+read from the answer it returns (:func:`observed`), at the API layer; so are the attributes
+that tracing sets on the request's span (:mod:`app.ops.tracing`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from app.ops.tracing import record_answer
 from app.rag.answer import AnswerResult, Event
 from app.rag.trace import outcome_of
 
@@ -83,10 +85,12 @@ def observe_answer(result: AnswerResult) -> None:
 
 
 def observed(events: Iterator[Event]) -> Iterator[Event]:
-    """The answer service's events, unchanged; the finished answer is counted on its way."""
+    """The answer service's events, unchanged; the finished answer is counted on its way
+    (and its stage timings set on the request's trace span, when tracing is on)."""
     for event in events:
         if event.kind == "done" and isinstance(event.data, AnswerResult):
             observe_answer(event.data)
+            record_answer(event.data)
         yield event
 
 

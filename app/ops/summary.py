@@ -2,8 +2,8 @@
 
 An operator should see at a glance what the process will do: which generator answers (and at
 which endpoint), whether it reranks, what decides whether to answer, which database and Redis
-it uses, and which keys are configured. Secrets never appear: keys are reported as configured
-or not, and URLs lose their user, password and query.
+it uses, where traces go, and which keys are configured. Secrets never appear: keys are
+reported as configured or not, and URLs lose their user, password and query.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
+from app.ops.tracing import export_endpoint
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -84,7 +85,17 @@ def effective_configuration(settings: Settings) -> dict[str, object]:
         "logs": settings.log.format,
         "metrics": ("off" if not settings.metrics.enabled else
                     "/metrics, admin key" if settings.metrics.require_admin else "/metrics, open"),
+        "tracing": tracing(settings),
     }
+
+
+def tracing(settings: Settings) -> str:
+    """Whether spans are sent, and where (the URL without credentials or query)."""
+    t = settings.tracing
+    if not t.enabled:
+        return "off"
+    return (f"OTLP/HTTP to {safe_url(export_endpoint(t))} as {t.service_name}, "
+            f"sampling {t.sample_ratio:g}")
 
 
 def log_configuration(settings: Settings) -> dict[str, object]:

@@ -98,6 +98,8 @@ def test_every_variable_the_project_names_is_a_setting():
      "GROUNDLINE_LLM: timeout_s is not valid: expected a number > 0"),
     ({"GROUNDLINE_LOG__FORMAT": "xml"},
      "GROUNDLINE_LOG__FORMAT='xml' is not valid: expected one of 'text', 'json'"),
+    ({"GROUNDLINE_TRACING__SAMPLE_RATIO": "1.5"},
+     "GROUNDLINE_TRACING__SAMPLE_RATIO='1.5' is not valid: expected a number >= 0 and <= 1"),
 ])
 def test_an_invalid_value_is_one_line_naming_the_variable(monkeypatch, env, expected):
     assert error_of(monkeypatch, **env) == expected

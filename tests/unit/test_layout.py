@@ -100,7 +100,9 @@ def _distribution_names(requirements: list[str]) -> set[str]:
 def test_the_service_declares_what_it_imports_and_nothing_of_the_lab() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     base = _distribution_names(project["dependencies"])
-    onnx = _distribution_names(project["optional-dependencies"]["onnx"])
+    # The service's own extras: the ONNX runtime and OpenTelemetry, imported when enabled.
+    onnx = _distribution_names(project["optional-dependencies"]["onnx"]
+                               + project["optional-dependencies"]["otel"])
     owners = packages_distributions()
     local = set(PACKAGES) | {"tests"}
     service_sources = _sources("app") + [p for p in _sources("ingest")
