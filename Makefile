@@ -93,7 +93,7 @@ bench-reranker: setup ## Reranker: SciFact nDCG@10, DSTC10 and sample-set recall
 reranker-card: setup ## Write the shipped reranker's model card from the bench-reranker reports
 	$(PY) -m eval.models card
 
-bench: setup ## Latency, throughput, memory and scale benchmarks, ~30 min (BENCH_ARGS=--quick: ~2 min)
+bench: setup ## Latency, throughput, memory and scale benchmarks, ~30 min (BENCH_ARGS=--quick: ~4 min)
 	$(PY) -m eval.bench $(BENCH_ARGS)
 
 FUZZ_EXAMPLES ?= 50

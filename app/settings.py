@@ -387,7 +387,7 @@ class Settings(BaseSettings):
     model_concurrency: int = Field(
         default=0, ge=0,
         description="Model forward passes (query embedding, reranking) running at once; "
-        "further requests wait. 0: one per CPU core.",
+        "further requests wait. 0: one per CPU core the process may run on.",
     )
     embedder: EmbedderSettings = EmbedderSettings()
     chunker: ChunkerSettings = ChunkerSettings()

@@ -29,6 +29,14 @@ from app.settings import DEFAULT_EMBEDDER, Settings
 
 logger = logging.getLogger(__name__)
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (a process pinned with ``taskset`` gets its own
+    count, not the machine's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 def expected_manifest(settings: Settings, *, dimension: int) -> dict[str, object]:
     """What an index must have been built with to be served under these settings."""
     e = settings.embedder
@@ -200,7 +208,7 @@ def make_answer_service(settings: Settings, *, embedder: Embedder,
                         generator: Generator | None = None,
                         on_slot_wait: Callable[[float], None] | None = None) -> AnswerService:
     r = settings.retrieval
-    slots = ModelSlots(settings.model_concurrency or os.cpu_count() or 1, on_wait=on_slot_wait)
+    slots = ModelSlots(settings.model_concurrency or usable_cores(), on_wait=on_slot_wait)
     embedder = ThrottledEmbedder(embedder, slots)
     reranker = ThrottledReranker(reranker, slots) if reranker is not None else None
     retriever = HybridRetriever(embedder, dense_k=r.dense_k, sparse_k=r.sparse_k,

@@ -227,6 +227,7 @@ def markdown(result: dict[str, Any]) -> str:
                 f"{inc['seconds']} s ({inc['embedded']} passages re-embedded with the real model; "
                 f"index build {inc['builder_s']} s, the rest is loading and the catalogue)."]
     out += _side_by_side(result.get("compare", {}))
+    out += worker_scaling(result.get("workers"))
     parts = result.get("seconds", {})
     if parts:
         out += ["", "Time per part (s): " + ", ".join(f"{k} {v}" for k, v in parts.items())]
@@ -258,6 +259,34 @@ def _side_by_side(c: dict[str, Any]) -> list[str]:
                         v["ms_per_pair"], v["top1_same_as_deepest"], v["source_in_top5"]]
                        for k, v in r["depths"].items()])
     return out
+
+
+def worker_scaling(w: dict[str, Any] | None) -> list[str]:
+    """The "Worker scaling (PostgreSQL)" table, or the line saying why it was not measured."""
+    if not w:
+        return []
+    if w.get("skipped"):
+        return ["", f"Worker scaling (PostgreSQL): not measured ({w['skipped']})."]
+    ing, load = w.get("ingest", {}), w.get("loadavg_start") or [None]
+    rerank = "on" if w.get("ready", {}).get("reranker") else "off"
+    out = ["", f"Worker scaling (PostgreSQL): N single-worker uvicorn processes, each pinned to "
+           f"its own core (taskset) with one torch thread and one model slot, default settings "
+           f"(the shipped embedding model and cross-encoder, reranking {rerank}), the sample "
+           f"help center ({ing.get('chunks')} chunks) published through "
+           f"the database version store; clients bound round robin to the processes. The load "
+           f"generator shares the machine's cores (load average {_fmt(load[0])} at the start). "
+           f"Latencies in ms; CPU ms: the workers' CPU time per answered request, and the "
+           f"PostgreSQL server's (all its processes on this machine); peak RSS: the largest "
+           f"worker's; other cores: the cores kept busy meanwhile by other work on the "
+           f"machine (not the workers, PostgreSQL or the load generator).", ""]
+    rows = [[r["workers"], r["clients"], r["requests"], r["requests_per_s"],
+             r["requests_per_s_per_worker"], r["latency_ms"].get("p50"),
+             r["latency_ms"].get("p95"), r["errors"], r.get("cpu_ms_per_request"),
+             r.get("postgres_cpu_ms_per_request"), max(r.get("peak_rss_mb") or [0]) or None,
+             r.get("other_cores_busy")] for r in w.get("rows", [])]
+    return out + _table(["workers", "clients", "requests", "req/s", "req/s per worker", "p50",
+                         "p95", "errors", "CPU ms", "PostgreSQL CPU ms", "peak RSS MB",
+                         "other cores"], rows)
 
 
 def write(result: dict[str, Any], out_dir: Path, *, readme: Path | None = None) -> list[Path]:

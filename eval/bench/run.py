@@ -1,9 +1,10 @@
 """``python -m eval.bench``: the benchmark runner (``make bench``).
 
 Each part (a size's build, its served measurements, the incremental re-index, ingestion,
-each side-by-side comparison) is saved under ``<work>/parts/`` when it finishes and reused
-by the next run with the same parameters, so an interrupted run resumes where it stopped
-(``--fresh`` or ``--redo PART`` measure again). Every part prints how long it took.
+each side-by-side comparison, worker scaling on PostgreSQL) is saved under ``<work>/parts/``
+when it finishes and reused by the next run with the same parameters, so an interrupted run
+resumes where it stopped (``--fresh`` or ``--redo PART`` measure again). Every part prints
+how long it took.
 
 A full run (sizes 1,000, 10,000 and 50,000) writes ``docs/bench/latest.{json,md,png}``
 and the block in ``docs/benchmarks.md``; other runs write to ``<work>/results/`` unless
@@ -29,6 +30,7 @@ from app.environment import prepare_process
 from eval.bench import parts
 from eval.bench.sizes import SizePlan
 from eval.bench.standin import STANDIN_NAME, standin_reranker
+from eval.bench.workers import QUICK_WORKERS, WorkerPlan, measure_workers, unavailable
 
 FULL_SIZES = (1000, 10_000, 50_000)
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,12 +46,14 @@ class Plan:
     rerank_questions: int = 60
     oracle_queries: int = 5
     bm25_size: int = 10_000
+    workers: WorkerPlan = WorkerPlan()
     quick: bool = False
 
 
 QUICK = Plan(sizes=(1000,), size=SizePlan(questions=40, load_requests=24),
              incremental_at=1000, ingest_articles=10, compare_questions=40,
-             rerank_questions=10, oracle_queries=3, bm25_size=1000, quick=True)
+             rerank_questions=10, oracle_queries=3, bm25_size=1000,
+             workers=QUICK_WORKERS, quick=True)
 
 
 class Runner:
@@ -115,6 +119,7 @@ def run(plan: Plan, *, runner: Runner) -> dict[str, Any]:
         partial(parts.ingestion, runner.work / "ingestion", ROOT / "data" / "kb" / "articles",
                 plan.ingest_articles))
     out["compare"], out["reranker"] = _compare(plan, runner, versions)
+    out["workers"] = _workers(plan.workers, runner)
     out["loadavg"] = {"start": [round(x, 2) for x in loadavg_start],
                       "end": [round(x, 2) for x in os.getloadavg()]}
     return out
@@ -142,6 +147,19 @@ def _compare(plan: Plan, runner: Runner, versions: dict[int, dict[str, str]]
                                   **versions[largest]},
             partial(parts.rerank, runner.work / str(largest), plan.rerank_questions, reranker))
     return out, reranker
+
+
+def _workers(plan: WorkerPlan, runner: Runner) -> dict[str, Any]:
+    """Worker scaling on PostgreSQL, or why it cannot run here (not saved, so a later run
+    with PostgreSQL measures it)."""
+    reason = unavailable()
+    if reason:
+        runner.say("workers", f"skipped: {reason}")
+        return {"skipped": reason}
+    say = partial(runner.say, "workers")
+    result: dict[str, Any] = runner.part(
+        "workers", asdict(plan), partial(measure_workers, runner.work / "workers", plan, say=say))
+    return result
 
 
 def _plan(args: argparse.Namespace) -> Plan:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -71,3 +74,11 @@ def test_a_failing_call_gives_its_slot_back() -> None:
 def test_zero_slots_is_refused() -> None:
     with pytest.raises(ValueError):
         ModelSlots(0)
+
+
+@pytest.mark.skipif(shutil.which("taskset") is None, reason="taskset is not installed")
+def test_model_slots_default_to_the_cores_a_pinned_process_may_use() -> None:
+    code = "from app.rag.factory import usable_cores; print(usable_cores())"
+    pinned = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", code],
+                            capture_output=True, text=True, check=True)
+    assert pinned.stdout.strip() == "1"
