@@ -53,7 +53,7 @@ from app.rag.types import (
     SentenceScores,
     Turn,
     VerifiedAnswer,
-    is_list_item,
+    separator,
 )
 
 logger = logging.getLogger(__name__)
@@ -129,6 +129,7 @@ class Prepared:
     gate_kind: str = "dense"  # model | rerank | dense: what gate_score is
     gate_threshold: float = 0.0  # the bar gate_score was compared with
     sentence_scores: SentenceScores = field(default_factory=SentenceScores)
+    message: str = ""  # the customer's own message (``query`` may be a rewritten follow-up)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +203,7 @@ class AnswerService:
         timings["decide"] = _ms(t)
         return Prepared(query, tuple(candidates), () if gate.fallback else passages,
                         gate.score, gate.agreement, gate.fallback, depth, reduced, timings,
-                        signals, gate.kind, gate.threshold, scores)
+                        signals, gate.kind, gate.threshold, scores, message)
 
     def model_decides(self, index: IndexVersion) -> bool:
         """Whether the answerability model was fitted on this index's knowledge base (else
@@ -322,7 +323,8 @@ class AnswerService:
                         first_of_article.get(n, n) for n in sentence.citations)))
                     sentences.append(sentence)
                     whys.append(why)
-                    yield Event("delta", _render([sentence], first=len(sentences) == 1))
+                    yield Event("delta", _render(
+                        [sentence], after=sentences[-2] if len(sentences) > 1 else None))
             except _Fallback as exc:
                 fallback = Fallback(exc.reason, self._suggest(prepared.candidates))
             except _UsedExtractive:
@@ -337,7 +339,7 @@ class AnswerService:
         kept = () if fallback else tuple(zip(sentences, whys, strict=True))
         trace = _trace(prepared, fallback, kept, generator=generator_name, timings=timings)
         yield Event("done", AnswerResult(
-            answer="" if fallback else _render(sentences, first=True), citations=citations,
+            answer="" if fallback else _render(sentences), citations=citations,
             fallback=fallback, prepared=prepared, generator=generator_name,
             index_version=index.name, timings_ms=timings, trace=trace, llm_failed=llm_failed))
 
@@ -382,7 +384,8 @@ class AnswerService:
 
     def _extractive(self, prepared: Prepared) -> Iterator[tuple[Sentence, str]]:
         for sentence, why in self.extractive.explain(prepared.query, prepared.passages,
-                                                     scores=prepared.sentence_scores):
+                                                     scores=prepared.sentence_scores,
+                                                     message=prepared.message):
             verified = self.verifier.verify_sentence(_marked(sentence), prepared.passages)
             if verified is not None:
                 yield verified, why
@@ -432,11 +435,13 @@ def _buffer_sentences(deltas: Iterator[str]) -> Iterator[str]:
         yield from split_sentences(buffer)
 
 
-def _render(sentences: Sequence[Sentence], *, first: bool) -> str:
+def _render(sentences: Sequence[Sentence], *, after: Sentence | None = None) -> str:
+    """The sentences as the customer reads them; ``after``: the sentence streamed before
+    them, which decides the separator they start with."""
     text = VerifiedAnswer(tuple(sentences)).text
-    if first or not sentences:
+    if after is None or not sentences:
         return text
-    return ("\n" if is_list_item(text) else " ") + text
+    return separator(after.text, sentences[0].text) + text
 
 
 def _citations(sentences: Sequence[Sentence], passages: Sequence[Passage]

@@ -30,7 +30,7 @@ from app.rag.types import Candidate
 
 DECISION_SIGNALS = ("rerank_top", "rerank_margin", "dense_top", "dense_margin", "sparse_top",
                     "sparse_margin", "fused_top", "agreement", "coverage", "sentence_coverage",
-                    "unknown", "sentence_rerank")
+                    "unknown", "sentence_rerank", "non_english")
 SENTENCE_PASSAGES = 3  # top passages whose sentences sentence_coverage reads
 MODEL_FORMAT = 1
 SAME_KNOWLEDGE_BASE = 0.5  # article-id Jaccard at which a model still fits an index
@@ -91,6 +91,11 @@ def decision_signals(query: str, candidates: Sequence[Candidate], sparse: BM25In
                                                   unseen=unseen, total=total)
     out["unknown"] = sum(v is None for v in weight.values()) / len(words) if words else 0.0
     out["sentence_rerank"] = float(sentence_rerank)
+    # The shipped embedding model and reranker read English; on a passage in another
+    # language their scores run lower for the same relevance, which this lets a fitted
+    # model offset.
+    out["non_english"] = float(bool(candidates)
+                               and not candidates[0].chunk.locale.lower().startswith("en"))
     return out
 
 

@@ -13,7 +13,15 @@ from dataclasses import dataclass, replace
 
 from app.errors import ConfigurationError
 from app.rag.citations import REFUSAL, content_words, split_sentences
-from app.rag.types import Chunk, Generation, Passage, Sentence, SentenceScores, Turn
+from app.rag.types import (
+    Chunk,
+    Generation,
+    Passage,
+    Sentence,
+    SentenceScores,
+    Turn,
+    separator,
+)
 
 # A question word found only in a sentence's section heading counts this much: "Open
 # Settings > Security." answers "turn on 2FA" when it sits under "## Turn on two-factor
@@ -38,6 +46,11 @@ _STEP = re.compile(r"^\s*\d+[.)]\s+")
 _BULLET = re.compile(r"^\s*[-*+]\s+")
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{2,}")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*]|\d+[.)])\s")  # as in VerifiedAnswer.text
+# A sentence about the article itself: "This article explains ...", "In diesem Artikel ...".
+_ABOUT_ARTICLE = re.compile(
+    r"^(?:this|the following) (?:article|page|guide|section)\b|^in this (?:article|guide|"
+    r"section)\b|^(?:dieser|diese|der folgende) (?:artikel|seite|anleitung|abschnitt)\b|"
+    r"^in (?:diesem|dem folgenden) (?:artikel|abschnitt)\b", re.IGNORECASE)
 
 
 def strip_markdown(text: str) -> str:
@@ -87,8 +100,16 @@ class _Unit:
 
     @property
     def can_lead(self) -> bool:
-        """Whether it may open an answer: lead-ins and questions never do."""
-        return self.kind != "intro" and not self.text.rstrip().endswith((":", "?"))
+        """Whether it may open an answer: lead-ins, questions and sentences about the
+        article itself never do."""
+        return (self.kind != "intro" and not self.text.rstrip().endswith((":", "?"))
+                and not self.about_article)
+
+    @property
+    def about_article(self) -> bool:
+        """Whether it describes the article rather than answering ("This article explains
+        ..."): never part of an answer."""
+        return self.kind == "prose" and bool(_ABOUT_ARTICLE.match(self.text))
 
 
 def _table_units(table: str, *, start: int, group: int, heading: str) -> list[_Unit]:
@@ -115,7 +136,8 @@ def _units(chunk: Chunk) -> list[_Unit]:
         if kind in ("step", "bullet"):
             if not in_list or kind != list_kind:
                 group, in_list, list_kind = group + 1, True, kind
-                if prev == "para" and units and units[-1].kind == "prose":
+                if (prev == "para" and units and units[-1].kind == "prose"
+                        and units[-1].text.rstrip().endswith(":")):  # a lead-in line
                     units[-1] = replace(units[-1], kind="intro", group=group)
             text = strip_markdown(body)
             units.append(_Unit(len(units), text, content_words(text), section,
@@ -168,12 +190,45 @@ def _sentences(text: str) -> list[str]:
     return out
 
 
+class Question(frozenset[str]):
+    """A question's content words, each with its weight (1, or ``BORROWED_WEIGHT`` for a
+    word a follow-up borrowed from the previous turn)."""
+
+    weights: dict[str, float]
+
+    def __new__(cls, words: frozenset[str], *, borrowed: frozenset[str] = frozenset()
+                ) -> Question:
+        self = super().__new__(cls, words)
+        self.weights = {w: BORROWED_WEIGHT if w in borrowed else 1.0 for w in words}
+        return self
+
+    def weight(self, words: frozenset[str]) -> float:
+        """The summed weight of those of ``words`` that are question words."""
+        return sum(self.weights[w] for w in words & self)
+
+
+# A follow-up's search query repeats words of the previous question ("how many can I
+# have?" after "how do I create an API token?"); they keep the topic, but the sentence that
+# answers is the one that says what the customer asks now, so they count this much.
+BORROWED_WEIGHT = 0.25
+
+
+def question_words(query: str, *, message: str = "") -> Question:
+    """The content words of the search ``query``; those not in the customer's ``message``
+    (when given: the query is a rewritten follow-up) count ``BORROWED_WEIGHT``."""
+    words = content_words(query)
+    if not message:
+        return Question(words)
+    return Question(words, borrowed=words - content_words(message))
+
+
 def _score(unit: _Unit, question: frozenset[str]) -> float:
     if not question:
         return 0.0
-    own = unit.words & question
-    bonus = 0.0 if unit.kind == "row" else HEADING_BONUS * len((unit.section & question) - own)
-    return (len(own) + bonus) / len(question)
+    q = question if isinstance(question, Question) else Question(question)
+    own = unit.words & q
+    bonus = 0.0 if unit.kind == "row" else HEADING_BONUS * q.weight(unit.section - own)
+    return (q.weight(own) + bonus) / q.weight(q)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +260,8 @@ def _groups(units: list[_Unit], question: frozenset[str], *, min_score: float,
     groups: list[_Group] = []
     members: dict[int, list[_Unit]] = {}
     for u in units:
+        if u.about_article:
+            continue
         if u.kind == "prose":
             score = _score(u, question)
             if score >= min_score:
@@ -237,12 +294,14 @@ _DURATION = re.compile(
     r"Tagen?|Werktagen?|Wochen|Monaten?|Jahren?)\b", re.IGNORECASE)
 _PRICE = re.compile(r"[$€£]\s?\d|\d\s?(?:€|EUR|USD|GBP)\b|\bfree\b|\bkostenlos",
                     re.IGNORECASE)
+_NUMBER = re.compile(r"\b\d+\b")
 _MENU_PATH = re.compile(r"\w\s>\s\w")
 _NEGATION = re.compile(r"\b(?:not|no|never|only|cannot|nicht|kein\w*|nur)\b|n't\b",
                        re.IGNORECASE)
 _ASKS = (
     (re.compile(r"how long|\bwhen\b|how many (?:days|hours|weeks|months)|how soon|valid|"
                 r"expire|wie lange|\bwann\b", re.IGNORECASE), _DURATION),
+    (re.compile(r"how many|wie viele", re.IGNORECASE), _NUMBER),
     (re.compile(r"how much|\bcosts?\b|\bprices?\b|\bfees?\b|\bcharged?\b|kostet|preis",
                 re.IGNORECASE), _PRICE),
     (re.compile(r"\bwhere\b|how (?:do|can) i\b|how to\b|\bsettings?\b|turn (?:on|off)|"
@@ -252,6 +311,21 @@ _ASKS = (
 )
 
 
+# "How do I ..." asks for steps: a step of a numbered list scores STEP_BONUS more as the lead.
+STEP_BONUS = 0.2
+_ASKS_STEPS = re.compile(r"\bhow (?:do|can|should|would) (?:i|we)\b|\bhow to\b|\bsteps?\b|"
+                         r"\bwie (?:kann|muss|soll) ich\b|\bwie \w+ ich\b", re.IGNORECASE)
+# An aside ("Note: ...", "Tip: ...") answers less often than the sentences around it: it
+# scores ASIDE_PENALTY less as the lead, so it leads only when it matches clearly better.
+ASIDE_PENALTY = 0.1
+_ASIDE = re.compile(r"^(?:note|tip|hinweis|tipp)\s*:", re.IGNORECASE)
+
+
+def asks_for_steps(question: str) -> bool:
+    """Whether ``question`` asks how to do something."""
+    return bool(_ASKS_STEPS.search(question))
+
+
 def cues(question: str) -> tuple[re.Pattern[str], ...]:
     """Patterns of what ``question`` asks for (a duration, a price, a menu path, a no)."""
     return tuple(answer for asks, answer in _ASKS if asks.search(question))
@@ -259,17 +333,24 @@ def cues(question: str) -> tuple[re.Pattern[str], ...]:
 
 def _lead(units: Sequence[list[_Unit]], question: frozenset[str],
           wanted: Sequence[re.Pattern[str]], *, numbers: Sequence[int] = (),
-          scores: SentenceScores | None = None) -> tuple[int, _Unit, float] | None:
+          scores: SentenceScores | None = None, steps: bool = False
+          ) -> tuple[int, _Unit, float] | None:
     """The unit that answers best: (passage rank, unit, score); lead-ins and questions never
-    lead. ``numbers`` are the passages' numbers, which key ``scores``."""
+    lead. ``numbers`` are the passages' numbers, which key ``scores``; ``steps``: the
+    question asks how to do something."""
     best: tuple[float, int, int, _Unit] | None = None
     for rank, passage_units in enumerate(units):
         for u in passage_units:
             if not u.can_lead:
                 continue
-            score = (_score(u, question) + CUE_BONUS * sum(bool(c.search(u.text))
+            body = _LIST_ITEM.sub("", u.text, count=1)  # a step's number is not a cue
+            score = (_score(u, question) + CUE_BONUS * sum(bool(c.search(body))
                                                            for c in wanted)
                      - PASSAGE_PENALTY * rank)
+            if steps and u.kind == "step":
+                score += STEP_BONUS
+            if _ASIDE.match(u.text):
+                score -= ASIDE_PENALTY
             if scores is not None and rank < len(numbers):
                 score += RERANK_WEIGHT * scores.of(numbers[rank], u.pos)
             key = (score, -rank, -u.pos)
@@ -300,10 +381,9 @@ class _Budget:
 def _pieces(sentences: Sequence[Sentence]) -> list[str]:
     """Each sentence with its markers, preceded by the separator ``VerifiedAnswer`` uses."""
     out: list[str] = []
-    for s in sentences:
+    for i, s in enumerate(sentences):
         piece = f"{s.text} {''.join(f'[{n}]' for n in s.citations)}"
-        sep = "" if not out else "\n" if _LIST_ITEM.match(s.text) else " "
-        out.append(sep + piece)
+        out.append((separator(sentences[i - 1].text, s.text) if i else "") + piece)
     return out
 
 
@@ -342,21 +422,27 @@ class ExtractiveGenerator:
         self.min_relevance, self.second_passage_min = min_relevance, second_passage_min
 
     def compose(self, question: str, passages: Sequence[Passage], *,
-                scores: SentenceScores | None = None) -> list[Sentence]:
+                scores: SentenceScores | None = None, message: str = "") -> list[Sentence]:
         """The answer's sentences, the best match first, each citing its passage."""
-        return [sentence for sentence, _ in self.explain(question, passages, scores=scores)]
+        return [sentence for sentence, _ in self.explain(question, passages, scores=scores,
+                                                         message=message)]
 
     def explain(self, question: str, passages: Sequence[Passage], *,
-                scores: SentenceScores | None = None) -> list[tuple[Sentence, str]]:
+                scores: SentenceScores | None = None, message: str = ""
+                ) -> list[tuple[Sentence, str]]:
         """``compose``'s sentences, each with why it was chosen (for the answer's trace).
 
-        ``scores`` (a ``SentenceScorer``'s, for these passages) help choose the lead."""
+        ``scores`` (a ``SentenceScorer``'s, for these passages) help choose the lead.
+        ``message`` is the customer's own message when ``question`` is a follow-up rewritten
+        into a search query: what it asks for (a duration, a price) is read from the
+        message, and the words the query borrowed from the previous turn count less."""
         if not passages:
             return []
-        q = content_words(question)
-        wanted = cues(question)
+        q = question_words(question, message=message if message != question else "")
+        wanted = cues(message or question)
         units = [_units(p.chunk) for p in passages[: self.max_passages]]
-        lead = _lead(units, q, wanted, numbers=[p.n for p in passages], scores=scores)
+        lead = _lead(units, q, wanted, numbers=[p.n for p in passages], scores=scores,
+                     steps=asks_for_steps(message or question))
         if lead is None:
             return []
         rank, unit, score = lead

@@ -12,11 +12,30 @@ from app.rag.text import BM25_STOPWORDS, QUERY_WORD
 logger = logging.getLogger(__name__)
 
 _FOLLOW_UP_START = re.compile(
-    r"^\s*(and|but|also|so|then|what about|how about|what if|same for|ok(ay)?|and if|or)\b",
+    r"^\s*(and|but|also|so|then|what about|how about|what if|same for|ok(ay)?|and if|or|"
+    r"und|aber|oder|dann|was ist mit)\b",
     re.IGNORECASE,
 )
-_REFERRING = re.compile(r"\b(it|that|this|those|these|they|them|there|one|same)\b", re.I)
-_FILLER = frozenset({"about", "also", "and", "ok", "okay", "same", "then", "so"})
+# Words that point back at something said before: "can they skip the wait?", "it's not
+# listed anymore", "und dafür?". A message holding one leans on the previous turn.
+_REFERRING = re.compile(r"\b(it|its|they|them|their|there|one|same|those|these|"
+                        r"es|dafür|davon|damit|dort)\b", re.IGNORECASE)
+# Short messages may refer with "that" or "this" too ("how long does that take?").
+_REFERRING_SHORT = re.compile(r"\b(that|this)\b", re.IGNORECASE)
+# A closing word that leans on the previous turn: "how much is shipping then?", "your page
+# said 30 days though?".
+_TRAILING = re.compile(r"\b(then|though|too|instead|either|as well|dann|auch)\W*$",
+                       re.IGNORECASE)
+# A question, by its mark or its words. Only a question leans on the previous turn through a
+# pronoun or by being short: "yes please" or "great, they were quick" is chat, and borrowing
+# the previous question's words would make it look like a question the articles answer.
+_QUESTION = re.compile(
+    r"\?|^\W*(?:how|what|when|where|which|who|why|can|could|do|does|did|is|are|will|would|"
+    r"should|may|wie|was|wann|wo|welche\w*|kann|können|gibt|ist|sind|muss|darf)\b",
+    re.IGNORECASE)
+_FILLER = frozenset({"about", "also", "and", "ok", "okay", "same", "then", "so", "though",
+                     "too", "und", "aber", "oder", "dann", "auch", "was", "ist", "mit"})
+SHORT_WORDS = 3  # with "that" or "this", a message this short leans on the previous turn
 
 
 def query_words(text: str) -> list[str]:
@@ -26,11 +45,18 @@ def query_words(text: str) -> list[str]:
 
 
 def is_follow_up(message: str) -> bool:
-    """Short messages that lean on the previous turn: 'and for X?', 'what about it?'."""
-    words = query_words(message)
+    """Messages that lean on the previous turn: "and for X?", "can they skip the wait?",
+    "how much is shipping then?", "how many can I have?"."""
     if _FOLLOW_UP_START.match(message):
         return True
-    return len(words) <= 3 and bool(_REFERRING.search(message))
+    if not _QUESTION.search(message):
+        return False
+    if _TRAILING.search(message) or _REFERRING.search(message):
+        return True
+    # One content word cannot name a topic ("how many can I have?").
+    words = query_words(message)
+    return len(words) <= 1 or (len(words) <= SHORT_WORDS
+                                and bool(_REFERRING_SHORT.search(message)))
 
 
 def rewrite_query(message: str, *, previous_questions: Sequence[str] = (),

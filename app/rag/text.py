@@ -17,8 +17,9 @@ from functools import lru_cache
 BM25_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # As BM25_WORD, keeping inner apostrophes: "don't" and "hub's" stay one word for citations.
 CITATION_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
-# ASCII words with inner apostrophes and hyphens: how long a follow-up question is.
-QUERY_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
+# Words in any script with inner apostrophes and hyphens: what a follow-up question says
+# ("kündigen" stays whole).
+QUERY_WORD = re.compile(r"[^\W_](?:[^\W_]|['-])*")
 # Lowercase ASCII letters and digits: normalising names and questions before comparing them.
 ASCII_WORD = re.compile(r"[a-z0-9]+")
 # Words as a reader counts them ("5-7", "don't" and "v2.1" are one): the length of an answer.

@@ -89,6 +89,14 @@ def is_list_item(text: str) -> bool:
     return bool(_LIST_ITEM.match(text))
 
 
+def separator(previous: str, current: str) -> str:
+    """What goes between two answer sentences: a list item starts its own line, and prose
+    after a list starts a new paragraph (else Markdown would continue the last item)."""
+    if is_list_item(current):
+        return "\n"
+    return "\n\n" if is_list_item(previous) else " "
+
+
 @dataclass(frozen=True, slots=True)
 class Turn:
     """An earlier turn of the conversation."""
@@ -125,12 +133,12 @@ class VerifiedAnswer:
     @property
     def text(self) -> str:
         """The answer with markers after each sentence; list items keep their own lines."""
-        out = ""
+        out, previous = "", ""
         for s in self.sentences:
             marks = "".join(f"[{n}]" for n in s.citations)
             piece = f"{s.text} {marks}" if marks else s.text
-            sep = "\n" if is_list_item(s.text) else " "
-            out = f"{out}{sep}{piece}" if out else piece
+            out = f"{out}{separator(previous, s.text)}{piece}" if out else piece
+            previous = s.text
         return out
 
     @property

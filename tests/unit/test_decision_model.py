@@ -46,6 +46,15 @@ def test_signals_read_every_stage_and_weigh_the_question_by_rarity() -> None:
     assert s["unknown"] == pytest.approx(1 / 3)  # "doorbel" is in no text; "day", "return" are
     assert 0 < s["coverage"] < 1  # the unseen word weighs most and is not covered
     assert decision_signals("anything", [], _sparse())["coverage"] == 0.0
+    assert s["non_english"] == 0.0
+
+
+def test_a_top_passage_in_another_language_is_a_signal() -> None:
+    german = _candidate("ret", dense=0.4, rerank=0.5)
+    german = replace(german, chunk=replace(german.chunk, locale="de-DE"))
+    assert decision_signals("Rückgabe?", [german], _sparse())["non_english"] == 1.0
+    assert decision_signals("return?", [_candidate("ret", dense=0.4)],
+                            _sparse())["non_english"] == 0.0
 
 
 def _model(threshold: float = 0.5) -> AnswerabilityModel:

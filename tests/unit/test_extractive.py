@@ -66,13 +66,14 @@ def test_answer_is_the_whole_numbered_procedure_in_order() -> None:
     text = ExtractiveGenerator().generate("How do I reset my password in the app?",
                                           [RESET, BILLING]).text
     lines = text.splitlines()
-    assert lines[0].endswith("To reset your password in the app: [1]")
-    assert lines[1:] == [
+    # "How do I" leads with the steps; the lead-in line ending in a colon is left out.
+    assert lines[:4] == [
         "1. Open the Lumora app and tap Forgot password? on the sign-in screen. [1]",
         "2. Enter the email address of your Account. [1]",
         "3. Open the email from no-reply@lumora.example and tap Reset password. [1]",
         "4. Choose a new password with at least 10 characters. [1]",
     ]
+    assert "To reset your password in the app:" not in text
 
 
 def test_irrelevant_second_passage_is_not_cited() -> None:
@@ -179,3 +180,56 @@ business days.""")
     assert sentences[0].text == "You have 45 days from delivery to return a device."
     rest = [s.text for s in sentences[1:]]
     assert rest == sorted(rest, key=window.chunk.text.index)
+
+
+TOKENS = passage(1, "Create an API token", """\
+API tokens let your own scripts use the Lumora API.
+
+## Create a token
+1. Open the Lumora app and tap Account > Developer > Tokens.
+2. Tap Create token and choose its scopes.
+
+## Limits
+You can have up to 25 active tokens per account. Each token expires after 1 year.""")
+
+
+def test_a_follow_up_leads_with_what_the_message_asks_not_the_borrowed_topic() -> None:
+    # The rewritten follow-up repeats the previous question's words ("create api token");
+    # "how many can I have" asks for the count.
+    gen = ExtractiveGenerator()
+    query = "many create api token many"
+    assert not gen.compose(query, [TOKENS])[0].text.startswith("You can have up to 25")
+    lead = gen.compose(query, [TOKENS], message="how many can I have?")[0]
+    assert lead.text.startswith("You can have up to 25 active tokens")
+
+
+def test_a_how_to_question_leads_with_the_steps() -> None:
+    text = ExtractiveGenerator().generate("how do I create a token", [TOKENS]).text
+    assert text.startswith("1. Open the Lumora app")
+    assert "2. Tap Create token" in text
+
+
+NOTE_FIRST = passage(1, "Change your email", """\
+## Change your email
+Note: An email address can belong to only one Lumora account.
+
+1. In the Lumora app, go to Account > Profile.
+2. Tap Change email and enter the new address.""")
+
+
+def test_an_aside_does_not_lead_a_how_to_answer() -> None:
+    lead = ExtractiveGenerator().compose("how do i change the email address", [NOTE_FIRST])[0]
+    assert lead.text.startswith("1. In the Lumora app")
+
+
+SHIPPING = passage(1, "Shipping options and costs", """\
+This article explains every shipping option, what each one costs, and how long delivery takes.
+
+## EU
+Standard shipping to the EU costs €5.99 and is free on orders over €50.""")
+
+
+def test_a_sentence_about_the_article_is_never_part_of_the_answer() -> None:
+    text = ExtractiveGenerator().generate("how much is shipping to the EU", [SHIPPING]).text
+    assert text.startswith("Standard shipping to the EU costs €5.99")
+    assert "This article" not in text

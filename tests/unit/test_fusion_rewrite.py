@@ -49,3 +49,27 @@ def test_standalone_questions_are_left_alone():
     q = "How do I reset my hub to factory settings?"
     assert not is_follow_up(q)
     assert rewrite_query(q, previous_questions=["anything"]) == q
+
+
+@pytest.mark.parametrize("message", [
+    "can they skip the wait? i pay for pro",  # a pronoun, however long the message
+    "how much is shipping then",  # a closing "then", "though", "too"
+    "your page from last year said 30 days though?",
+    "how many can i have",  # one content word cannot name a topic
+    "Und was passiert mit meinen alten Clips?",  # German openers
+])
+def test_follow_ups_are_recognised_in_their_common_shapes(message: str) -> None:
+    assert is_follow_up(message)
+
+
+@pytest.mark.parametrize("message", ["do you ship to canada", "how many endpoints am I allowed",
+                                     "Wie setze ich mein Passwort zurück?", "yes please",
+                                     "great, they were quick"])
+def test_short_questions_that_name_their_topic_stand_alone(message: str) -> None:
+    assert not is_follow_up(message)
+
+
+def test_follow_up_words_keep_letters_of_any_script() -> None:
+    q = rewrite_query("Und was passiert mit meinen alten Clips?",
+                      previous_questions=["Ich möchte mein Lumora Abo kündigen."])
+    assert "kündigen" in q.split() and "möchte" in q.split() and "clips" in q.split()
