@@ -195,11 +195,13 @@ class Question(frozenset[str]):
     word a follow-up borrowed from the previous turn)."""
 
     weights: dict[str, float]
+    total: float  # the summed weight of all its words
 
     def __new__(cls, words: frozenset[str], *, borrowed: frozenset[str] = frozenset()
                 ) -> Question:
         self = super().__new__(cls, words)
         self.weights = {w: BORROWED_WEIGHT if w in borrowed else 1.0 for w in words}
+        self.total = sum(self.weights.values())
         return self
 
     def weight(self, words: frozenset[str]) -> float:
@@ -222,13 +224,12 @@ def question_words(query: str, *, message: str = "") -> Question:
     return Question(words, borrowed=words - content_words(message))
 
 
-def _score(unit: _Unit, question: frozenset[str]) -> float:
+def _score(unit: _Unit, question: Question) -> float:
     if not question:
         return 0.0
-    q = question if isinstance(question, Question) else Question(question)
-    own = unit.words & q
-    bonus = 0.0 if unit.kind == "row" else HEADING_BONUS * q.weight(unit.section - own)
-    return (q.weight(own) + bonus) / q.weight(q)
+    own = unit.words & question
+    bonus = 0.0 if unit.kind == "row" else HEADING_BONUS * question.weight(unit.section - own)
+    return (question.weight(own) + bonus) / question.total
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +241,7 @@ class _Group:
     is_list: bool = False
 
 
-def _list_group(members: list[_Unit], question: frozenset[str], *, min_score: float,
+def _list_group(members: list[_Unit], question: Question, *, min_score: float,
                 max_steps: int) -> list[_Group]:
     steps = [m for m in members if m.kind in ("step", "item")]
     scores = [_score(s, question) for s in steps]
@@ -254,7 +255,7 @@ def _list_group(members: list[_Unit], question: frozenset[str], *, min_score: fl
     return [_Group(_score(whole, question), tuple(taken), is_list=True)]
 
 
-def _groups(units: list[_Unit], question: frozenset[str], *, min_score: float,
+def _groups(units: list[_Unit], question: Question, *, min_score: float,
             max_steps: int) -> list[_Group]:
     """Candidate groups scoring at least ``min_score``, best first."""
     groups: list[_Group] = []
@@ -331,7 +332,7 @@ def cues(question: str) -> tuple[re.Pattern[str], ...]:
     return tuple(answer for asks, answer in _ASKS if asks.search(question))
 
 
-def _lead(units: Sequence[list[_Unit]], question: frozenset[str],
+def _lead(units: Sequence[list[_Unit]], question: Question,
           wanted: Sequence[re.Pattern[str]], *, numbers: Sequence[int] = (),
           scores: SentenceScores | None = None, steps: bool = False
           ) -> tuple[int, _Unit, float] | None:
@@ -481,7 +482,7 @@ class ExtractiveGenerator:
         rest.sort(key=lambda p: (id(p[1]) not in lead_ids, p[0] != rank, p[0], p[1].pos))
         return [(Sentence(u.text, (passages[i].n,)), w) for i, u, w in head + rest]
 
-    def _candidates(self, units: list[_Unit], q: frozenset[str], min_score: float
+    def _candidates(self, units: list[_Unit], q: Question, min_score: float
                     ) -> list[_Group]:
         return _groups(units, q, min_score=min_score, max_steps=self.max_steps)
 
