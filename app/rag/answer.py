@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from app.content.safety import ContentSafety
+from app.content.safety import ContentSafety, without_instructions
 from app.rag.citations import CitationVerifier, is_refusal, split_sentences
 from app.rag.decide import AnswerabilityModel, decision_signals
 from app.rag.extractive import ExtractiveGenerator
@@ -177,6 +177,7 @@ class AnswerService:
                 previous_titles: Sequence[str] = (),
                 filters: dict[str, list[str]] | None = None) -> Prepared:
         t = time.perf_counter()
+        message = without_instructions(message)  # what the customer asks, not commands
         previous = [turn.text for turn in history if turn.role == "user"]
         query = self.rewriter.rewrite(message, previous_questions=previous,
                                       previous_titles=previous_titles)

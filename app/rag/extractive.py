@@ -388,6 +388,22 @@ def _pieces(sentences: Sequence[Sentence]) -> list[str]:
     return out
 
 
+# A bulleted list of short items (countries, payment methods) is read whole when one item
+# leads, and so is any list the question asks for ("what files", "which countries"); in a
+# list of longer items (causes, rules, exceptions) only the items that match the question
+# follow the lead.
+SHORT_ITEM = 8
+_NOT_A_THING = (r"(?!(?:does|do|did|is|are|was|were|has|have|happens|goes|means|costs|takes|"
+                r"works|needs|about)\b)")
+_ASKS_LIST = re.compile(rf"\b(?:what|which)\s+(?:{_NOT_A_THING}\w+\s+)?{_NOT_A_THING}\w{{3,}}s\b|"
+                        r"\blist\b|\boptions\b|\bwelche\b", re.IGNORECASE)
+
+
+def asks_for_list(question: str) -> bool:
+    """Whether ``question`` asks for several things ("what files", "which countries")."""
+    return bool(_ASKS_LIST.search(question))
+
+
 class ExtractiveGenerator:
     """Answers with the passages' own sentences: offline, deterministic, grounded.
 
@@ -397,9 +413,10 @@ class ExtractiveGenerator:
     the question asks for (a duration for "how long", a price for "how much", a menu path
     for "where" and "how do I", a "no" or "only" for a yes-or-no question), less
     ``PASSAGE_PENALTY`` per rank of its passage. A step list is taken whole from its first
-    step (a lead-in line ending in a colon is left out). The rest of the lead's passage that
-    matches the question follows in reading order, then at most one other passage's best
-    match.
+    step (a lead-in line ending in a colon is left out). A bulleted item that leads brings its
+    list's other items when they are short or the question asks for several things, else only
+    the items that match the question. The rest of the lead's passage that matches the
+    question follows in reading order, then at most one other passage's best match.
 
     Args:
         max_sentences: Cap on answer sentences, unless one numbered list needs more.
@@ -413,9 +430,9 @@ class ExtractiveGenerator:
 
     name = "extractive"
 
-    def __init__(self, *, max_sentences: int = 6, max_words: int = 80, max_steps: int = 8,
-                 max_passages: int = 3, min_relevance: float = 0.2,
-                 second_passage_min: float = 0.5) -> None:
+    def __init__(self, *, max_sentences: int = 8, max_words: int = 100, max_steps: int = 8,
+                 max_passages: int = 3, min_relevance: float = 0.1,
+                 second_passage_min: float = 0.35) -> None:
         if min(max_sentences, max_words, max_steps, max_passages) < 1:
             raise ConfigurationError("extractive generator caps must all be at least 1")
         self.max_sentences, self.max_words, self.max_steps = max_sentences, max_words, max_steps
@@ -459,9 +476,12 @@ class ExtractiveGenerator:
             why = f"the step list of the {why}"
         elif unit.kind == "item":  # a bulleted list: the matching item, then the others
             items = [u for u in units[rank] if u.group == unit.group and u.kind == "item"]
-            others = [u for u in items if u is not unit][: self.max_steps - 1]
+            whole = (asks_for_list(message or question)
+                     or all(len(u.text.split()) <= SHORT_ITEM for u in items))
+            others = [u for u in items if u is not unit
+                      and (whole or _score(u, q) >= self.min_relevance)][: self.max_steps - 1]
             lead_group = _Group(score, (unit, *others), is_list=True)
-            why = f"the list of the {why}"
+            why = f"the list of the {why}" if others else why
         else:
             lead_group = _Group(score, (unit,))
         picked = [(rank, u, why) for u in self._take([lead_group], budget, seen)]

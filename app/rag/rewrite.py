@@ -20,6 +20,9 @@ _FOLLOW_UP_START = re.compile(
 # listed anymore", "und dafür?". A message holding one leans on the previous turn.
 _REFERRING = re.compile(r"\b(it|its|they|them|their|there|one|same|those|these|"
                         r"es|dafür|davon|damit|dort)\b", re.IGNORECASE)
+# "Is there a fee?" asks whether something exists: that "there" points at nothing said before.
+_EXISTENTIAL = re.compile(
+    r"\b(?:is|are|was|were|be)\s+there\b|\bthere(?:\s+(?:is|are|was|were)|'s)\b", re.IGNORECASE)
 # Short messages may refer with "that" or "this" too ("how long does that take?").
 _REFERRING_SHORT = re.compile(r"\b(that|this)\b", re.IGNORECASE)
 # A closing word that leans on the previous turn: "how much is shipping then?", "your page
@@ -51,7 +54,7 @@ def is_follow_up(message: str) -> bool:
         return True
     if not _QUESTION.search(message):
         return False
-    if _TRAILING.search(message) or _REFERRING.search(message):
+    if _TRAILING.search(message) or _REFERRING.search(_EXISTENTIAL.sub(" ", message)):
         return True
     # One content word cannot name a topic ("how many can I have?").
     words = query_words(message)

@@ -62,7 +62,7 @@ def snowball_stems(words: Iterable[str]) -> list[str]:
 def light_stem(word: str) -> str:
     """Citation checks' stemmer: fold plurals, -ing and -ed.
 
-    "charging", "charged" and "charges" all meet "charge".
+    "charging", "charged" and "charges" all meet "charge"; "added" meets "add".
     """
     if word.endswith("'s"):
         word = word[:-2]
@@ -71,8 +71,8 @@ def light_stem(word: str) -> str:
     suffix = "ing" if word.endswith("ing") else "ed" if word.endswith("ed") else ""
     stem = word[: -len(suffix)] if suffix else word
     if suffix and len(stem) >= 2 and re.search(r"[aeiouy]", stem) and not word.endswith("eed"):
-        if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "aeiouslz":
-            stem = stem[:-1]  # "tapped" -> "tap", but "called" -> "call"
+        if len(stem) > 3 and stem[-1] == stem[-2] and stem[-1] not in "aeiouslz":
+            stem = stem[:-1]  # "tapped" -> "tap", but "called" -> "call", "added" -> "add"
         word = stem
     elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         word = word[:-1]

@@ -97,6 +97,7 @@ def test_parse_markers(sentence: str, clean: str, numbers: tuple[int, ...]) -> N
 
 def test_content_words_fold_plurals_ing_and_ed() -> None:
     assert content_words("Charging charged charges") == content_words("charge")
+    assert content_words("added tapped") == content_words("add tap")
     assert content_words("How do I reset my passwords?") == {"reset", "password"}
 
 

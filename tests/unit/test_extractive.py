@@ -135,7 +135,7 @@ def test_long_answers_are_capped() -> None:
                     for i in range(1, 13))
     text = ExtractiveGenerator().generate("How do I charge the battery?",
                                           [passage(1, "Battery care", body)]).text
-    assert len(split_sentences(text)) == 6
+    assert len(split_sentences(text)) == ExtractiveGenerator().max_sentences
     assert len(text.split()) <= 120 + 6  # the words, plus one marker per sentence
 
 
@@ -233,3 +233,43 @@ def test_a_sentence_about_the_article_is_never_part_of_the_answer() -> None:
     text = ExtractiveGenerator().generate("how much is shipping to the EU", [SHIPPING]).text
     assert text.startswith("Standard shipping to the EU costs €5.99")
     assert "This article" not in text
+
+
+DECLINED = passage(1, "Why a payment is declined", """\
+A payment can be declined for several reasons:
+- The card is prepaid and doesn't allow recurring payments. Use another card.
+- The card has expired or was replaced by your bank, so the number changed.
+- Your bank blocked the charge as unusual. Call them and ask them to allow it.
+- The billing postcode doesn't match the one your bank has on file for you.""")
+
+COUNTRIES = passage(1, "Countries we ship to", """\
+We ship to these countries:
+- United States
+- Canada
+- Germany""")
+
+
+def test_a_list_of_long_items_gives_only_the_items_that_match() -> None:
+    """Each item is its own cause: the matching one leads, unrelated causes stay out."""
+    text = ExtractiveGenerator().generate("why is my prepaid visa declined",
+                                          [DECLINED]).text
+    assert text.startswith("- The card is prepaid")
+    assert "expired" not in text and "postcode" not in text
+
+
+def test_a_list_the_question_asks_for_or_of_short_items_is_read_whole() -> None:
+    generator = ExtractiveGenerator()
+    whole = generator.generate("which reasons can make a payment get declined?", [DECLINED]).text
+    assert all(word in whole for word in ("prepaid", "expired", "blocked", "postcode"))
+    short = generator.generate("do you ship to canada", [COUNTRIES]).text
+    assert short.startswith("- Canada") and "United States" in short and "Germany" in short
+
+
+def test_asks_for_list_reads_plural_things_not_verbs() -> None:
+    from app.rag.extractive import asks_for_list
+
+    assert asks_for_list("what payment methods do you accept")
+    assert asks_for_list("which countries do you ship to")
+    assert not asks_for_list("what happens if I cancel")
+    assert not asks_for_list("what does this light mean")
+    assert not asks_for_list("what is the warranty")

@@ -64,7 +64,9 @@ def test_follow_ups_are_recognised_in_their_common_shapes(message: str) -> None:
 
 @pytest.mark.parametrize("message", ["do you ship to canada", "how many endpoints am I allowed",
                                      "Wie setze ich mein Passwort zurück?", "yes please",
-                                     "great, they were quick"])
+                                     "great, they were quick",
+                                     "is there a parking garage nearby",  # "there" exists
+                                     "are there any fees for returns?"])
 def test_short_questions_that_name_their_topic_stand_alone(message: str) -> None:
     assert not is_follow_up(message)
 
