@@ -36,6 +36,7 @@ from app.rag.rerank import BudgetedReranker
 from app.rag.retrieve import HybridRetriever
 from app.rag.rewrite import RuleBasedRewriter
 from app.rag.sentences import SentenceScorer
+from app.rag.spelling import corrected
 from app.rag.trace import (
     TRACE_CANDIDATES,
     Decision,
@@ -177,7 +178,8 @@ class AnswerService:
                 previous_titles: Sequence[str] = (),
                 filters: dict[str, list[str]] | None = None) -> Prepared:
         t = time.perf_counter()
-        message = without_instructions(message)  # what the customer asks, not commands
+        # What the customer asks, not what they command, in the knowledge base's spelling.
+        message = corrected(without_instructions(message), index.sparse)
         previous = [turn.text for turn in history if turn.role == "user"]
         query = self.rewriter.rewrite(message, previous_questions=previous,
                                       previous_titles=previous_titles)

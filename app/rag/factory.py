@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from app.content.safety import ContentSafety
 from app.errors import ConfigurationError
+from app.rag import spelling
 from app.rag.answer import AnswerService, GatePolicy
 from app.rag.build import DenseParams, IndexBuilder
 from app.rag.chunk import ChunkerParams, MarkdownChunker
@@ -220,6 +222,10 @@ def make_answer_service(settings: Settings, *, embedder: Embedder,
     # An LLM's sentences must also convince the cross-encoder that the cited passage backs
     # them; extractive sentences are copied from the passages, so overlap suffices.
     checker = reranker if not isinstance(generator, ExtractiveGenerator) else None
+    # The word lists that tell a misspelt question word from a real one take about a second
+    # to load: in the background, so that start-up does not wait and a first question
+    # rarely does.
+    threading.Thread(target=spelling.dictionary, name="word-lists", daemon=True).start()
     budgeted = (BudgetedReranker(reranker, depth=r.rerank_depth, budget_ms=r.rerank_budget_ms,
                                  fusion_weight=r.rerank_fusion_weight)
                 if reranker is not None and r.rerank_depth > 0 else None)
