@@ -25,7 +25,7 @@ from app.rag.protocols import Embedder, Generator, QueryRewriter, Reranker
 from app.rag.rerank import BudgetedReranker, CrossEncoderReranker
 from app.rag.retrieve import HybridRetriever
 from app.rag.rewrite import LLMRewriter, RuleBasedRewriter
-from app.rag.sentences import SentenceScorer
+from app.rag.sentences import SCORED_UNITS, SentenceScorer
 from app.rag.throttle import ModelSlots, ThrottledEmbedder, ThrottledReranker
 from app.settings import DEFAULT_EMBEDDER, Settings
 
@@ -135,10 +135,11 @@ def make_generator(settings: Settings) -> Generator:
 
 
 def sentence_scorer_name(settings: Settings) -> str | None:
-    """The cross-encoder that scores sentences under these settings (its folder name; the
-    answerability model's manifest keeps it), None when sentences are not scored."""
+    """The cross-encoder that scores sentences under these settings and how many units it
+    reads ("support-reranker@6"; the answerability model's manifest keeps it), None when
+    sentences are not scored."""
     path = reranker_path(settings) if settings.answer.sentence_scoring else None
-    return Path(path).name if path else None
+    return f"{Path(path).name}@{SCORED_UNITS}" if path else None
 
 
 def decision_model(settings: Settings) -> AnswerabilityModel | None:

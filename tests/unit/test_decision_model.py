@@ -207,15 +207,16 @@ def test_the_service_falls_back_to_the_score_bars_on_another_knowledge_base() ->
 def test_a_model_fitted_with_other_sentence_scores_is_not_used(tmp_path: Path) -> None:
     weights = tuple(1.0 if s == "sentence_rerank" else 0.0 for s in DECISION_SIGNALS)
     model = replace(_model(), weights=weights,
-                    manifest={"reranker": None, "sentence_scorer": "support-reranker"})
+                    manifest={"reranker": None, "sentence_scorer": "support-reranker@6"})
     path = tmp_path / "decision.json"
     path.write_text(model.to_json(), encoding="utf-8")
     assert gate_policy(Settings(var_dir=tmp_path)).model is not None
     unscored = Settings(var_dir=tmp_path, answer={"sentence_scoring": False})
     assert gate_policy(unscored).model is None  # its strongest signal would read 0.0
-    path.write_text(replace(model, manifest={"reranker": None, "sentence_scorer": "other"})
-                    .to_json(), encoding="utf-8")
-    assert gate_policy(Settings(var_dir=tmp_path)).model is None
+    for other in ("other@6", "support-reranker"):  # another model, or every unit scored
+        path.write_text(replace(model, manifest={"reranker": None, "sentence_scorer": other})
+                        .to_json(), encoding="utf-8")
+        assert gate_policy(Settings(var_dir=tmp_path)).model is None
 
 
 def test_a_model_file_from_another_version_falls_back_to_the_bars(tmp_path: Path) -> None:
