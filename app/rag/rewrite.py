@@ -17,8 +17,9 @@ _FOLLOW_UP_START = re.compile(
     re.IGNORECASE,
 )
 # Words that point back at something said before: "can they skip the wait?", "it's not
-# listed anymore", "und dafür?". A message holding one leans on the previous turn.
-_REFERRING = re.compile(r"\b(it|its|they|them|their|there|one|same|those|these|"
+# listed anymore", "und dafür?". A message holding one leans on the previous turn. "One" is
+# not among them: it counts ("one room") more often than it points back ("that one").
+_REFERRING = re.compile(r"\b(it|its|they|them|their|there|same|those|these|"
                         r"es|dafür|davon|damit|dort)\b", re.IGNORECASE)
 # "Is there a fee?" asks whether something exists: that "there" points at nothing said before.
 _EXISTENTIAL = re.compile(

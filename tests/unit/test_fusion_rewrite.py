@@ -66,7 +66,8 @@ def test_follow_ups_are_recognised_in_their_common_shapes(message: str) -> None:
                                      "Wie setze ich mein Passwort zurück?", "yes please",
                                      "great, they were quick",
                                      "is there a parking garage nearby",  # "there" exists
-                                     "are there any fees for returns?"])
+                                     "are there any fees for returns?",
+                                     "can i book one room for two nights?"])  # a number
 def test_short_questions_that_name_their_topic_stand_alone(message: str) -> None:
     assert not is_follow_up(message)
 
