@@ -171,11 +171,19 @@ class UnitView:
     text: str
     heading: str  # its section heading, else the article title
     can_lead: bool  # not a lead-in or a question
+    words: frozenset[str] = frozenset()  # the content words of its text and heading
 
 
 def unit_views(chunk: Chunk) -> list[UnitView]:
     """The units of a passage in reading order (aligned with :func:`unit_texts`)."""
-    return [UnitView(u.text, u.heading, u.can_lead) for u in _units(chunk)]
+    headings: dict[str, frozenset[str]] = {}
+    views = []
+    for u in _units(chunk):
+        if u.heading not in headings:
+            headings[u.heading] = content_words(u.heading)
+        text_words = content_words(u.text) if u.kind == "row" else u.words  # a row's header
+        views.append(UnitView(u.text, u.heading, u.can_lead, text_words | headings[u.heading]))
+    return views
 
 
 def _sentences(text: str) -> list[str]:

@@ -66,9 +66,8 @@ class SentenceScorer:
         if not leading:
             return SentenceScores()
         asked = content_words(query)
-        chosen = sorted(sorted(range(len(leading)), key=lambda i: -len(
-            asked & (content_words(leading[i][2].text) | content_words(leading[i][2].heading))
-        ))[: self.units])
+        chosen = sorted(sorted(range(len(leading)), key=lambda i: -len(asked & leading[i][2].words)
+                               )[: self.units])
         views = [leading[i][2] for i in chosen]
         values = np.asarray(self.reranker.score(
             query, [f"{v.heading}: {v.text}" if v.heading else v.text for v in views]),

@@ -72,12 +72,15 @@ def correct_word(word: str, sparse: BM25Index) -> str:
     if len(low) < MIN_LENGTH:
         return word
     tokens = tokenize(low)
-    if not tokens or _passages_with(tokens[0], sparse) or low in dictionary():
-        return word  # a stop word, a word the articles use, or a real word
-    if any(f"{low[:i]}'{low[i:]}" in dictionary() for i in range(1, len(low))):
+    if not tokens or _passages_with(tokens[0], sparse):
+        return word  # a stop word, or a word the articles use
+    words = dictionary()
+    if low in words:
+        return word  # a real word the articles do not use
+    if any(f"{low[:i]}'{low[i:]}" in words for i in range(1, len(low))):
         return word  # "theres": a contraction typed without its apostrophe
     best, best_count = word, 0
-    for candidate in sorted(set(_edits(low)) & dictionary()):
+    for candidate in sorted(set(_edits(low)) & words):
         found = tokenize(candidate)
         count = _passages_with(found[0], sparse) if len(found) == 1 else 0
         if count > best_count:
