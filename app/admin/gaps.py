@@ -14,6 +14,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 MAX_ITEMS = 500  # clustering is quadratic per merge: the newest 500 are plenty
 WORD_OVERLAP = 0.5
+
+# The report reads the same recent questions on every visit: redact each once.
+_redacted = lru_cache(maxsize=4 * MAX_ITEMS)(redact)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +68,7 @@ def collect(session: Session, *, since: datetime, limit: int = MAX_ITEMS) -> lis
             reasons.append("thumbs_down")
         question = questions.get(reply.id) or reply.query
         if question.strip():
-            items.append(Unanswered(message_id=reply.id, question=redact(question.strip()),
+            items.append(Unanswered(message_id=reply.id, question=_redacted(question.strip()),
                                     reasons=tuple(reasons), at=reply.created))
     return items
 

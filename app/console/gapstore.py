@@ -90,9 +90,10 @@ def sync(session: Session, *, since: datetime, embedder: Embedder | None,
     reopen linked ones. The caller commits."""
     cached = CachedEmbedder(embedder, _VECTORS) if embedder is not None else None
     items = gaps.collect(session, since=since)
+    abusive = {i.message_id: is_abuse(i.question) for i in items}
     views: list[GapView] = []
     for kind in ("gap", "abuse"):
-        members = [i for i in items if is_abuse(i.question) == (kind == "abuse")]
+        members = [i for i in items if abusive[i.message_id] == (kind == "abuse")]
         groups = _grouped(kind, members, embedder=cached, threshold=threshold)
         stored = list(session.exec(select(KnowledgeGap).where(KnowledgeGap.kind == kind)))
         owner = {m: g for g in stored for m in g.message_ids}
