@@ -28,6 +28,8 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from tests.servers import tcp_socket
+
 
 @dataclass(frozen=True, slots=True)
 class Script:
@@ -164,7 +166,7 @@ def fake_openai_server(model: str = "fake-model") -> Iterator[FakeOpenAI]:
         The server's state; ``base_url`` ends in ``/v1`` as OpenAI clients expect.
     """
     fake = FakeOpenAI(model=model)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = tcp_socket()  # TCP_NODELAY on its connections (tests.servers.tcp_socket)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(build_app(fake), log_level="warning", lifespan="off",
