@@ -12,15 +12,14 @@ import logging
 from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.admin.approvals import approve, approved_hashes
 from app.auth import AdminKeyDep
-from app.catalog import all_documents
-from app.content.safety import held_documents
+from app.catalog import to_document
+from app.content.safety import Finding, held_documents
 from app.deps import SessionDep, SettingsDep
 from app.models import Article, ContentApproval
-from app.rag.build import content_hash
 from app.rag.factory import make_content_safety
 from app.settings import Settings
 
@@ -51,8 +50,13 @@ def list_held(session: SessionDep, settings: SettingsDep) -> list[HeldOut]:
 
 
 # Checking every document takes seconds at 10,000 articles: the list is kept until the
-# catalogue, the approvals or the allowed domains change.
+# catalogue, the approvals or the allowed domains change, and what the check found in each
+# document is kept by its content hash, so after an edit only the changed documents are
+# read and checked again.
 _LAST: dict[str, tuple[tuple[object, ...], list[HeldOut]]] = {}
+_CHECKED: dict[tuple[tuple[str, ...], str], tuple[Finding, ...]] = {}
+_MAX_CHECKED = 200_000
+_BATCH = 500
 
 
 def _fingerprint(session: Session, settings: Settings) -> tuple[object, ...]:
@@ -61,22 +65,41 @@ def _fingerprint(session: Session, settings: Settings) -> tuple[object, ...]:
     return (*articles, *approvals, tuple(settings.content.allowed_domains))
 
 
+def _findings(session: Session, settings: Settings) -> dict[str, tuple[Finding, ...]]:
+    """What holds each held document, by id, checking only contents not checked before."""
+    domains = tuple(settings.content.allowed_domains)
+    hashes = dict(session.exec(select(Article.id, Article.content_hash)).all())
+    unchecked = [i for i, h in hashes.items() if (domains, h) not in _CHECKED]
+    if len(_CHECKED) + len(unchecked) > _MAX_CHECKED:
+        _CHECKED.clear()
+        unchecked = list(hashes)
+    safety = make_content_safety(settings)
+    for start in range(0, len(unchecked), _BATCH):
+        rows = session.exec(select(Article).where(
+            col(Article.id).in_(unchecked[start:start + _BATCH]))).all()
+        docs = [to_document(r) for r in rows]
+        held = held_documents(docs, safety)
+        for row, doc in zip(rows, docs, strict=True):
+            _CHECKED[(domains, row.content_hash)] = held.get(doc.id, ())
+    return {i: found for i, h in hashes.items() if (found := _CHECKED[(domains, h)])}
+
+
 def held_list(session: Session, settings: Settings) -> list[HeldOut]:
     """The held sentences, from the cache while nothing they depend on changed."""
     key, fingerprint = str(session.get_bind().engine.url), _fingerprint(session, settings)
     hit = _LAST.get(key)
     if hit is not None and hit[0] == fingerprint:
         return hit[1]
-    docs = {d.id: d for d in all_documents(session)}
-    held = held_documents(docs.values(), make_content_safety(settings))
+    held = _findings(session, settings)
     approved = approved_hashes(session)
-    held = {i: f for i, f in held.items() if approved.get(i) != content_hash(docs[i])}
-    rows = [HeldOut(article_id=doc_id, title=docs[doc_id].title,
-                    source_type=docs[doc_id].source_type, source_path=docs[doc_id].source_path,
-                    reason=f.reason, sentence=f.sentence, detail=f.detail)
-            for doc_id, found in sorted(held.items()) for f in found]
-    _LAST[key] = (fingerprint, rows)
-    return rows
+    rows = {r.id: r for r in session.exec(select(Article).where(col(Article.id).in_(held)))}
+    held = {i: f for i, f in held.items() if approved.get(i) != rows[i].content_hash}
+    out = [HeldOut(article_id=doc_id, title=rows[doc_id].title,
+                   source_type=rows[doc_id].source_type, source_path=rows[doc_id].source_path,
+                   reason=f.reason, sentence=f.sentence, detail=f.detail)
+           for doc_id, found in sorted(held.items()) for f in found]
+    _LAST[key] = (fingerprint, out)
+    return out
 
 
 @router.post("/held/{article_id}/approve", status_code=204,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from app.auth import create_key
 from app.db import make_engine, session_scope
@@ -82,6 +82,22 @@ def populate(engine) -> None:  # type: ignore[no-untyped-def]
         conn.execute(insert(Message), msgs)
 
 
+def held_after_edits(client: httpx.Client, engine) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """The held-for-review page when an article changed since the last visit: only the
+    changed article is checked again."""
+    times = []
+    for n in range(10):
+        with engine.begin() as conn:
+            conn.execute(update(Article).where(Article.id == f"a-{n:05d}").values(
+                body=f"Edited {n}. " + "Body text. " * 50, content_hash=f"{ARTICLES + n:064d}",
+                modified=utcnow()))
+        t = time.perf_counter()
+        assert client.get("/admin/held").status_code == 200
+        times.append((time.perf_counter() - t) * 1000)
+    return {"page": "/admin/held, an article edited before each visit", "first_ms": None,
+            "p50_ms": round(statistics.median(times), 1), "p95_ms": round(max(times), 1)}
+
+
 def gaps_with_new_questions(client: httpx.Client, engine) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """The gaps page when a new unanswered question arrived since the last visit."""
     rnd, times = random.Random(2), []
@@ -132,12 +148,14 @@ def test_every_page_p95_at_scale(tmp_path, embedder):
             p95 = sorted(times)[18]
             rows.append({"page": path, "first_ms": round(first, 1),
                          "p50_ms": round(statistics.median(times), 1), "p95_ms": round(p95, 1)})
+        rows.append(held_after_edits(client, engine))
         rows.append(gaps_with_new_questions(client, engine))
     engine.dispose()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"articles": ARTICLES, "messages": 2 * CONVERSATIONS,
                                "populate_s": round(populated_s, 1), "pages": rows}, indent=2),
                    encoding="utf-8")
-    slow = [r for r in rows[:-1] if r["p95_ms"] >= P95_MS]
+    slow = [r for r in rows[:-2] if r["p95_ms"] >= P95_MS]
     assert not slow, slow
+    assert rows[-2]["p95_ms"] < P95_MS, rows[-2]  # checks only the edited article
     assert rows[-1]["p95_ms"] < 3 * P95_MS, rows[-1]  # groups again, embeds only the new one
