@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from app.rag.types import Chunk, SourceDocument
 
@@ -223,6 +224,9 @@ def quotable_text(text: str, *, source_type: str, heading_path: tuple[str, ...] 
     return text[match.end():].strip() if match else ""
 
 
+SCREENED_CHUNKS = 4096  # chunks whose screening each ContentSafety remembers
+
+
 class ContentSafety:
     """Flags unsafe sentences (see the module docstring) against allowed link domains.
 
@@ -232,6 +236,9 @@ class ContentSafety:
 
     def __init__(self, allowed_domains: Iterable[str] = ()) -> None:
         self.allowed_domains = tuple(sorted({_host(d) for d in allowed_domains if _host(d)}))
+        # Every answer screens its passages, and popular passages come back request after
+        # request: each is checked once (the check is a pure function of the chunk).
+        self._screened = lru_cache(maxsize=SCREENED_CHUNKS)(self._screen)
 
     def domain_allowed(self, host: str) -> bool:
         host = _host(host)
@@ -279,6 +286,9 @@ class ContentSafety:
 
     def screen(self, chunk: Chunk) -> Chunk | None:
         """The chunk as it may be quoted, or None when nothing of it may be."""
+        return self._screened(chunk)
+
+    def _screen(self, chunk: Chunk) -> Chunk | None:
         text = self.scrub(quotable_text(chunk.text, source_type=chunk.source_type,
                                         heading_path=chunk.heading_path))
         if not text.strip():

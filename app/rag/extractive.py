@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from app.errors import ConfigurationError
 from app.rag.citations import REFUSAL, content_words, split_sentences
@@ -124,7 +125,14 @@ def _table_units(table: str, *, start: int, group: int, heading: str) -> list[_U
             for i, row in enumerate(rows[1:])]
 
 
-def _units(chunk: Chunk) -> list[_Unit]:
+# Passages parsed into units, kept: each request reads its passages' units several times
+# (sentence scoring, the decision's sentence coverage, the answer), and popular passages come
+# back request after request.
+PARSED_CHUNKS = 4096
+
+
+@lru_cache(maxsize=PARSED_CHUNKS)
+def _units(chunk: Chunk) -> tuple[_Unit, ...]:
     """Split a passage into units, marking numbered lists, their intros and table rows."""
     heading = chunk.heading_path[-1] if chunk.heading_path else chunk.title
     section = content_words(chunk.heading_path[-1]) if chunk.heading_path else frozenset()
@@ -156,7 +164,7 @@ def _units(chunk: Chunk) -> list[_Unit]:
                                    heading=heading)
                              for i, s in enumerate(_sentences(strip_markdown(body))))
         prev = kind
-    return units
+    return tuple(units)
 
 
 def unit_texts(chunk: Chunk) -> list[str]:
@@ -263,7 +271,7 @@ def _list_group(members: list[_Unit], question: Question, *, min_score: float,
     return [_Group(_score(whole, question), tuple(taken), is_list=True)]
 
 
-def _groups(units: list[_Unit], question: Question, *, min_score: float,
+def _groups(units: Sequence[_Unit], question: Question, *, min_score: float,
             max_steps: int) -> list[_Group]:
     """Candidate groups scoring at least ``min_score``, best first."""
     groups: list[_Group] = []
@@ -340,7 +348,7 @@ def cues(question: str) -> tuple[re.Pattern[str], ...]:
     return tuple(answer for asks, answer in _ASKS if asks.search(question))
 
 
-def _lead(units: Sequence[list[_Unit]], question: Question,
+def _lead(units: Sequence[Sequence[_Unit]], question: Question,
           wanted: Sequence[re.Pattern[str]], *, numbers: Sequence[int] = (),
           scores: SentenceScores | None = None, steps: bool = False
           ) -> tuple[int, _Unit, float] | None:
@@ -510,7 +518,7 @@ class ExtractiveGenerator:
         rest.sort(key=lambda p: (id(p[1]) not in lead_ids, p[0] != rank, p[0], p[1].pos))
         return [(Sentence(u.text, (passages[i].n,)), w) for i, u, w in head + rest]
 
-    def _candidates(self, units: list[_Unit], q: Question, min_score: float
+    def _candidates(self, units: Sequence[_Unit], q: Question, min_score: float
                     ) -> list[_Group]:
         return _groups(units, q, min_score=min_score, max_steps=self.max_steps)
 
