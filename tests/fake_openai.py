@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -28,7 +27,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from tests.servers import tcp_socket
+from tests.servers import loopback_socket
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +165,7 @@ def fake_openai_server(model: str = "fake-model") -> Iterator[FakeOpenAI]:
         The server's state; ``base_url`` ends in ``/v1`` as OpenAI clients expect.
     """
     fake = FakeOpenAI(model=model)
-    sock = tcp_socket()  # TCP_NODELAY on its connections (tests.servers.tcp_socket)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = loopback_socket()
     config = uvicorn.Config(build_app(fake), log_level="warning", lifespan="off",
                             timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)

@@ -15,9 +15,7 @@ from fastapi import FastAPI
 @contextmanager
 def serve(app: FastAPI, *, port: int = 0) -> Iterator[str]:
     """Yield the base URL of ``app`` served by a real uvicorn server (``port`` 0: any free one)."""
-    sock = tcp_socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
+    sock = loopback_socket(port)
     # No proxy headers: the app reads X-Forwarded-For itself, from trusted_proxies only.
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", proxy_headers=False,
                                            timeout_graceful_shutdown=1))
@@ -36,13 +34,16 @@ def serve(app: FastAPI, *, port: int = 0) -> Iterator[str]:
         sock.close()
 
 
-def tcp_socket() -> socket.socket:
-    """A loopback listening socket that names its protocol: asyncio turns Nagle's algorithm
-    off (TCP_NODELAY) only on sockets whose protocol is TCP, and a response that uvicorn
-    writes in two parts (headers, then body) otherwise waits for the client's delayed
-    acknowledgement, about 40 ms, on every request of a kept-alive connection after the
-    first."""
-    return socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+def loopback_socket(port: int = 0) -> socket.socket:
+    """A socket bound to 127.0.0.1:``port`` for a server to listen on, naming its protocol:
+    asyncio turns Nagle's algorithm off (TCP_NODELAY) only on sockets whose protocol is TCP,
+    and a response that uvicorn writes in two parts (headers, then body) otherwise waits for
+    the client's delayed acknowledgement, about 40 ms, on every request of a kept-alive
+    connection after the first."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
 
 
 def free_port() -> int:

@@ -155,7 +155,6 @@ def test_every_page_p95_at_scale(tmp_path, embedder):
     OUT.write_text(json.dumps({"articles": ARTICLES, "messages": 2 * CONVERSATIONS,
                                "populate_s": round(populated_s, 1), "pages": rows}, indent=2),
                    encoding="utf-8")
-    slow = [r for r in rows[:-2] if r["p95_ms"] >= P95_MS]
+    slow = [r for r in rows[:-1] if r["p95_ms"] >= P95_MS]  # held after edits included
     assert not slow, slow
-    assert rows[-2]["p95_ms"] < P95_MS, rows[-2]  # checks only the edited article
     assert rows[-1]["p95_ms"] < 3 * P95_MS, rows[-1]  # groups again, embeds only the new one
