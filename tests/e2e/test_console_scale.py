@@ -82,11 +82,17 @@ def populate(engine) -> None:  # type: ignore[no-untyped-def]
         conn.execute(insert(Message), msgs)
 
 
+def p95(times: list[float]) -> float:
+    """The 95th percentile of 20 timings: the second slowest."""
+    return round(sorted(times)[int(0.95 * len(times)) - 1], 1)
+
+
 def held_after_edits(client: httpx.Client, engine) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """The held-for-review page when an article changed since the last visit: only the
-    changed article is checked again."""
+    changed article is checked again. Twenty visits, p95 read as the other pages' is (the
+    second slowest), so that one visit slowed by the machine does not decide it."""
     times = []
-    for n in range(10):
+    for n in range(20):
         with engine.begin() as conn:
             conn.execute(update(Article).where(Article.id == f"a-{n:05d}").values(
                 body=f"Edited {n}. " + "Body text. " * 50, content_hash=f"{ARTICLES + n:064d}",
@@ -95,7 +101,7 @@ def held_after_edits(client: httpx.Client, engine) -> dict[str, object]:  # type
         assert client.get("/admin/held").status_code == 200
         times.append((time.perf_counter() - t) * 1000)
     return {"page": "/admin/held, an article edited before each visit", "first_ms": None,
-            "p50_ms": round(statistics.median(times), 1), "p95_ms": round(max(times), 1)}
+            "p50_ms": round(statistics.median(times), 1), "p95_ms": p95(times)}
 
 
 def gaps_with_new_questions(client: httpx.Client, engine) -> dict[str, object]:  # type: ignore[no-untyped-def]
@@ -115,7 +121,7 @@ def gaps_with_new_questions(client: httpx.Client, engine) -> dict[str, object]: 
         assert client.get("/admin/gaps").status_code == 200
         times.append((time.perf_counter() - t) * 1000)
     return {"page": "/admin/gaps, a new question before each visit", "first_ms": None,
-            "p50_ms": round(statistics.median(times), 1), "p95_ms": round(sorted(times)[18], 1)}
+            "p50_ms": round(statistics.median(times), 1), "p95_ms": p95(times)}
 
 
 @pytest.mark.skipif(not TEST_DATABASE_URL, reason="set GROUNDLINE_TEST_DATABASE_URL to a "
@@ -145,9 +151,8 @@ def test_every_page_p95_at_scale(tmp_path, embedder):
                 t = time.perf_counter()
                 client.get(path)
                 times.append((time.perf_counter() - t) * 1000)
-            p95 = sorted(times)[18]
             rows.append({"page": path, "first_ms": round(first, 1),
-                         "p50_ms": round(statistics.median(times), 1), "p95_ms": round(p95, 1)})
+                         "p50_ms": round(statistics.median(times), 1), "p95_ms": p95(times)})
         rows.append(held_after_edits(client, engine))
         rows.append(gaps_with_new_questions(client, engine))
     engine.dispose()
