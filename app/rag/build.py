@@ -18,13 +18,13 @@ import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
-from app.content.safety import ContentSafety, held_documents
+from app.content.safety import ContentSafety, Finding
 from app.errors import IndexBuildError, RagError
 from app.rag.chunk import MarkdownChunker
 from app.rag.dense import DenseIndex
@@ -39,10 +39,12 @@ Progress = Callable[[int], None]
 Plan = Callable[[int], None]  # told once how many chunks the build will embed
 
 
+_HASHED_FIELDS = tuple(f.name for f in fields(SourceDocument) if f.name != "source_path")
+
+
 def content_hash(doc: SourceDocument) -> str:
     """Hash of everything about a document that changes what gets indexed."""
-    data = asdict(doc)
-    data.pop("source_path")
+    data = {name: getattr(doc, name) for name in _HASHED_FIELDS}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
@@ -88,6 +90,10 @@ class IndexBuilder:
         self.embedder_info = embedder_info
         self.dense = dense or DenseParams()
         self.keep_versions = keep_versions
+        # The safety check's findings by content hash, from the last build: a document's
+        # review depends only on its content (and the fixed allowed domains), so a build
+        # re-reads only the documents that changed since.
+        self._reviews: dict[str, tuple[Finding, ...]] = {}
 
     @property
     def chunker_info(self) -> dict[str, Any]:
@@ -111,16 +117,17 @@ class IndexBuilder:
         /v1/admin/held``), unless ``approved`` maps their id to their current content hash.
         """
         started = time.perf_counter()
-        held = held_documents(docs, self.safety) if self.safety is not None else {}
+        published = [d for d in docs if d.status == "published"]
+        hashes = {d.id: content_hash(d) for d in published}
+        held = self._held(published, hashes)
         if approved:
-            hashes_now = {d.id: content_hash(d) for d in docs if d.id in held}
-            held = {i: f for i, f in held.items() if approved.get(i) != hashes_now[i]}
+            held = {i: f for i, f in held.items() if approved.get(i) != hashes[i]}
         if held:
             logger.warning("%d documents held for review (not indexed): %s", len(held),
                            ", ".join(sorted(held)[:20]))
-        servable = sorted((d for d in docs if d.status == "published" and d.id not in held),
+        servable = sorted((d for d in published if d.id not in held),
                           key=lambda d: (d.source_type != "article", d.id))
-        hashes = {d.id: content_hash(d) for d in servable}
+        hashes = {d.id: hashes[d.id] for d in servable}
         corpus = self.corpus_hash(hashes)
         with self._lock():
             active = self.store.active_manifest()
@@ -134,6 +141,20 @@ class IndexBuilder:
             outcome = replace(outcome, held=tuple(sorted(held)))
             self.store.prune(self.keep_versions)
             return outcome
+
+    def _held(self, published: list[SourceDocument], hashes: Mapping[str, str]
+              ) -> dict[str, tuple[Finding, ...]]:
+        """The documents the content-safety check holds, by id, with what holds each (see
+        :func:`app.content.safety.held_documents`); unchanged contents are not read again."""
+        if self.safety is None:
+            return {}
+        reviews = {}
+        for doc in published:
+            digest = hashes[doc.id]
+            found = self._reviews.get(digest)
+            reviews[digest] = found if found is not None else tuple(self.safety.review(doc))
+        self._reviews = reviews
+        return {d.id: found for d in published if (found := reviews[hashes[d.id]])}
 
     def _reusable_active(self) -> IndexVersion | None:
         name = self.store.active_name()

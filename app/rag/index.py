@@ -24,7 +24,7 @@ import mmap
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,11 @@ SCHEMA_VERSION = 1
 FILTER_FIELDS = ("status", "product", "locale", "source_type")
 
 
+_CHUNK_FIELDS = tuple(f.name for f in fields(Chunk))
+
+
 def chunk_to_dict(chunk: Chunk) -> dict[str, Any]:
-    data = asdict(chunk)
+    data = {name: getattr(chunk, name) for name in _CHUNK_FIELDS}
     data["heading_path"] = list(chunk.heading_path)
     data["tags"] = list(chunk.tags)
     return data

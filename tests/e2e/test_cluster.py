@@ -246,5 +246,7 @@ def test_a_change_to_a_10000_article_version_reaches_the_other_host_within_10_s(
         visible, job = change_and_wait(a, b, 81)
     result = job["result"]
     print(f"\n10,000-article version ({result['chunks']} chunks): served on b {visible:.2f} s "
-          f"after the PUT to a; job {result['total_seconds']} s, {result['embedded']} embedded")
+          f"after the PUT to a; job {result['total_seconds']} s (build "
+          f"{result['build_seconds']} s, served on a after {result['served_after_seconds']} s), "
+          f"{result['embedded']} embedded")
     assert result["chunks"] >= 10_000 and result["embedded"] < 10

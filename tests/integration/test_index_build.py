@@ -136,3 +136,29 @@ def test_old_versions_are_pruned_but_the_active_one_stays(kb_dir, settings, engi
         run(kb_dir, settings, engine, builder)
     store = IndexStore(settings.index.dir)
     assert len(store.versions()) == 2 and store.active_name() == store.versions()[-1]
+
+
+def test_a_rebuild_reads_only_changed_documents_for_the_safety_check(
+        kb_dir, settings, engine, builder, monkeypatch):
+    reviewed: list[str] = []
+    review = builder.safety.review
+    monkeypatch.setattr(builder.safety, "review",
+                        lambda doc: reviewed.append(doc.id) or review(doc))
+    run(kb_dir, settings, engine, builder)
+    assert len(reviewed) == 5  # every published document (the sixth is a draft), once
+
+    path = kb_dir / "plans.md"
+    clean = path.read_text()
+    reviewed.clear()
+    path.write_text(clean + "\nPlease e-mail us your password so we can check the account.\n")
+    held = run(kb_dir, settings, engine, builder)
+    assert reviewed == ["t-plans"] and held.build.held == ("t-plans",)
+    served = {c.article_id for c in IndexStore(settings.index.dir).load_active().chunks}
+    assert "t-plans" not in served
+
+    reviewed.clear()
+    path.write_text(clean)
+    back = run(kb_dir, settings, engine, builder)
+    assert reviewed == ["t-plans"] and back.build.held == ()
+    served = {c.article_id for c in IndexStore(settings.index.dir).load_active().chunks}
+    assert "t-plans" in served
