@@ -37,11 +37,12 @@ def test_data_command_assembles_every_source(
     faq = write_faq(tmp_path / "kb.jsonl")
     monkeypatch.chdir(ROOT)  # the help center, tickets and training questions under data/
     runs = []
-    for name in ("a", "b"):  # the second run reads the first one's embedding cache
+    for name in ("a", "b"):  # the second run reads the first one's embeddings, queries too
         work = tmp_path / "work" / name
         assert main(["data", "--work", str(work), "--faq", str(faq)]) == 0
         runs.append(work)
-    assert any((cli_var_dir / "cache" / "reranker").iterdir())  # the settings' cache folder
+    cached = {p.name for p in (cli_var_dir / "cache" / "reranker").iterdir()}  # the settings'
+    assert any(n.startswith("queries-") for n in cached) and len(cached) > 1
     stats = json.loads((runs[0] / "data.json").read_text(encoding="utf-8"))
     sources = stats["sources"]
     assert {"questions", "tickets", "cloze", "faq"} <= set(sources)

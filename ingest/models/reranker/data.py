@@ -112,6 +112,7 @@ def assemble(settings: Settings, *, params: DataParams, paths: DataPaths) -> Ass
     search = help_center_search(settings, articles, cache=paths.cache)
     kb_pairs = helpcenter_pairs(search, train, params=params, rng=rng)
     cloze = cloze_pairs(search, params=params, rng=rng) if params.cloze_per_chunk else []
+    search.save_queries()
     pairs = noisy_repeats(kb_pairs, params=params) + cloze
     faq: list[Pair] = []
     if paths.faq.exists():

@@ -127,6 +127,7 @@ def assemble_operator(settings: Settings, *, data: OperatorData, params: DataPar
         raise ValueError(f"no training pairs: {data.tickets} has no resolved tickets that link "
                          "a published article (tag article:<id>), and there is no feedback")
     cloze = cloze_pairs(search, params=params, rng=rng) if params.cloze_per_chunk else []
+    search.save_queries()
     pairs = noisy_repeats(ticket_pairs, params=params) + rated + cloze
     rng.shuffle(pairs)
     stats: dict[str, object] = {

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import random
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -71,22 +72,52 @@ def cached_embeddings(embedder: Embedder, texts: Sequence[str], *, cache: Path) 
 
 @dataclass
 class ChunkSearch:
-    """BM25 plus dense search over a fixed list of chunks, fused like the service."""
+    """BM25 plus dense search over a fixed list of chunks, fused like the service.
+
+    Query vectors are kept by text and, with a ``query_file``, read from it at build and
+    written back by :meth:`save_queries`, so a second run embeds only queries it has not seen
+    (each still embedded alone, as the service embeds a question).
+    """
 
     chunks: list[Chunk]
     vectors: np.ndarray
     bm25: BM25Index
     embedder: Embedder
+    query_file: Path | None = None
+    queries: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def build(cls, chunks: list[Chunk], embedder: Embedder, *, cache: Path) -> ChunkSearch:
         texts = [c.embedding_text() for c in chunks]
         vectors = cached_embeddings(embedder, texts, cache=cache)
-        return cls(chunks, vectors, BM25Index.build(tokenize(t) for t in texts), embedder)
+        name = hashlib.sha256(embedder.name.encode("utf-8")).hexdigest()[:20]
+        search = cls(chunks, vectors, BM25Index.build(tokenize(t) for t in texts), embedder,
+                     query_file=cache / f"queries-{name}.npz")
+        if search.query_file is not None and search.query_file.exists():
+            with np.load(search.query_file, allow_pickle=False) as saved:
+                search.queries = dict(zip(saved["texts"].tolist(), saved["vectors"],
+                                          strict=True))
+        return search
+
+    def save_queries(self) -> None:
+        """Write the query vectors embedded so far to ``query_file``."""
+        if self.query_file is None or not self.queries:
+            return
+        self.query_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.query_file.with_name(f".{self.query_file.name}.{os.getpid()}.npz")
+        np.savez(tmp, texts=np.array(list(self.queries)),
+                 vectors=np.stack(list(self.queries.values())))
+        os.replace(tmp, self.query_file)
+
+    def query_vector(self, query: str) -> np.ndarray:
+        vector = self.queries.get(query)
+        if vector is None:
+            vector = self.queries[query] = self.embedder.embed_query(query)
+        return vector
 
     def search(self, query: str, *, k: int) -> tuple[list[int], np.ndarray]:
         """Fused rows (best first) and the dense similarity of every chunk to the query."""
-        sims = self.vectors @ self.embedder.embed_query(query)
+        sims = self.vectors @ self.query_vector(query)
         dense = np.argsort(-sims, kind="stable")[:50]
         rows, scores = self.bm25.search(tokenize(query), 50)
         fused = reciprocal_rank_fusion(
