@@ -22,10 +22,12 @@ passage before it reaches a generator (``screen``).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from pathlib import Path
 
 from app.rag.types import Chunk, SourceDocument
 
@@ -225,6 +227,9 @@ def quotable_text(text: str, *, source_type: str, heading_path: tuple[str, ...] 
 
 
 SCREENED_CHUNKS = 4096  # chunks whose screening each ContentSafety remembers
+# The rules as this release has them (this file's bytes): a verdict recorded under other rules
+# is never reused.
+_RULES_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
 class ContentSafety:
@@ -239,6 +244,9 @@ class ContentSafety:
         # Every answer screens its passages, and popular passages come back request after
         # request: each is checked once (the check is a pure function of the chunk).
         self._screened = lru_cache(maxsize=SCREENED_CHUNKS)(self._screen)
+        # Names the rules and the allowed domains: equal fingerprints give equal findings.
+        self.fingerprint = hashlib.sha256(
+            "\n".join((_RULES_DIGEST, *self.allowed_domains)).encode()).hexdigest()[:16]
 
     def domain_allowed(self, host: str) -> bool:
         host = _host(host)

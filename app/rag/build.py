@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from app.content.safety import ContentSafety, Finding
+from app.content.safety import ContentSafety
 from app.errors import IndexBuildError, RagError
 from app.rag.chunk import MarkdownChunker
 from app.rag.dense import DenseIndex
@@ -34,6 +35,11 @@ from app.rag.sparse import BM25Index, tokenize
 from app.rag.types import Chunk, SourceDocument
 
 logger = logging.getLogger(__name__)
+
+# In a version folder: the content hashes the safety check held and passed, with the safety
+# fingerprint they were checked under, so the next build (in any process) reads only what
+# changed. Hashes only: no document text.
+REVIEWS_FILE = "reviews.json"
 
 Progress = Callable[[int], None]
 Plan = Callable[[int], None]  # told once how many chunks the build will embed
@@ -90,10 +96,10 @@ class IndexBuilder:
         self.embedder_info = embedder_info
         self.dense = dense or DenseParams()
         self.keep_versions = keep_versions
-        # The safety check's findings by content hash, from the last build: a document's
-        # review depends only on its content (and the fixed allowed domains), so a build
-        # re-reads only the documents that changed since.
-        self._reviews: dict[str, tuple[Finding, ...]] = {}
+        # Whether the safety check holds a content, by content hash, from the last build (or
+        # the active version's REVIEWS_FILE): a review depends only on the content and the
+        # safety fingerprint, so a build reads only the documents that changed since.
+        self._reviews: dict[str, bool] = {}
 
     @property
     def chunker_info(self) -> dict[str, Any]:
@@ -121,7 +127,7 @@ class IndexBuilder:
         hashes = {d.id: content_hash(d) for d in published}
         held = self._held(published, hashes)
         if approved:
-            held = {i: f for i, f in held.items() if approved.get(i) != hashes[i]}
+            held = {i for i in held if approved.get(i) != hashes[i]}
         if held:
             logger.warning("%d documents held for review (not indexed): %s", len(held),
                            ", ".join(sorted(held)[:20]))
@@ -142,19 +148,43 @@ class IndexBuilder:
             self.store.prune(self.keep_versions)
             return outcome
 
-    def _held(self, published: list[SourceDocument], hashes: Mapping[str, str]
-              ) -> dict[str, tuple[Finding, ...]]:
-        """The documents the content-safety check holds, by id, with what holds each (see
-        :func:`app.content.safety.held_documents`); unchanged contents are not read again."""
+    def _held(self, published: list[SourceDocument], hashes: Mapping[str, str]) -> set[str]:
+        """The ids of the documents the content-safety check holds (see
+        :func:`app.content.safety.held_documents`); contents reviewed before are not read
+        again."""
         if self.safety is None:
-            return {}
+            return set()
+        known = self._reviews or self._recorded_reviews()
         reviews = {}
         for doc in published:
             digest = hashes[doc.id]
-            found = self._reviews.get(digest)
-            reviews[digest] = found if found is not None else tuple(self.safety.review(doc))
+            held = known.get(digest)
+            reviews[digest] = bool(self.safety.review(doc)) if held is None else held
         self._reviews = reviews
-        return {d.id: found for d in published if (found := reviews[hashes[d.id]])}
+        return {d.id for d in published if reviews[hashes[d.id]]}
+
+    def _recorded_reviews(self) -> dict[str, bool]:
+        """The verdicts the active version recorded, when made under this safety fingerprint."""
+        name = self.store.active_name()
+        if name is None or self.safety is None:
+            return {}
+        try:
+            data = json.loads((self.store.versions_dir / name / REVIEWS_FILE)
+                              .read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}  # written by an earlier release, or unreadable: review everything
+        if not isinstance(data, dict) or data.get("fingerprint") != self.safety.fingerprint:
+            return {}
+        return {**dict.fromkeys(data.get("clean", []), False),
+                **dict.fromkeys(data.get("held", []), True)}
+
+    def _write_reviews(self, folder: Path) -> None:
+        if self.safety is None:
+            return
+        record = {"fingerprint": self.safety.fingerprint,
+                  "held": sorted(h for h, held in self._reviews.items() if held),
+                  "clean": sorted(h for h, held in self._reviews.items() if not held)}
+        (folder / REVIEWS_FILE).write_text(json.dumps(record), encoding="utf-8")
 
     def _reusable_active(self) -> IndexVersion | None:
         name = self.store.active_name()
@@ -204,6 +234,7 @@ class IndexBuilder:
             sparse = BM25Index.build(tokenize(c.embedding_text()) for c in chunks)
             write_version(staging, manifest=manifest, chunks=chunks, dense=dense,
                           sparse=sparse, articles=articles)
+            self._write_reviews(staging)
             self.store.publish(staging, name)
         except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)

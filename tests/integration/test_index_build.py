@@ -138,12 +138,22 @@ def test_old_versions_are_pruned_but_the_active_one_stays(kb_dir, settings, engi
     assert len(store.versions()) == 2 and store.active_name() == store.versions()[-1]
 
 
-def test_a_rebuild_reads_only_changed_documents_for_the_safety_check(
-        kb_dir, settings, engine, builder, monkeypatch):
+def _spy_reviews(builder, monkeypatch) -> list[str]:
+    """The ids ``builder``'s safety check reads, in order."""
     reviewed: list[str] = []
     review = builder.safety.review
     monkeypatch.setattr(builder.safety, "review",
                         lambda doc: reviewed.append(doc.id) or review(doc))
+    return reviewed
+
+
+def _served_ids(settings) -> set[str]:
+    return {c.article_id for c in IndexStore(settings.index.dir).load_active().chunks}
+
+
+def test_a_rebuild_reads_only_changed_documents_for_the_safety_check(
+        kb_dir, settings, engine, builder, monkeypatch):
+    reviewed = _spy_reviews(builder, monkeypatch)
     run(kb_dir, settings, engine, builder)
     assert len(reviewed) == 5  # every published document (the sixth is a draft), once
 
@@ -153,12 +163,41 @@ def test_a_rebuild_reads_only_changed_documents_for_the_safety_check(
     path.write_text(clean + "\nPlease e-mail us your password so we can check the account.\n")
     held = run(kb_dir, settings, engine, builder)
     assert reviewed == ["t-plans"] and held.build.held == ("t-plans",)
-    served = {c.article_id for c in IndexStore(settings.index.dir).load_active().chunks}
-    assert "t-plans" not in served
+    assert "t-plans" not in _served_ids(settings)
 
     reviewed.clear()
     path.write_text(clean)
     back = run(kb_dir, settings, engine, builder)
     assert reviewed == ["t-plans"] and back.build.held == ()
-    served = {c.article_id for c in IndexStore(settings.index.dir).load_active().chunks}
-    assert "t-plans" in served
+    assert "t-plans" in _served_ids(settings)
+
+
+def test_a_new_process_reuses_the_verdicts_its_version_recorded_under_the_same_rules(
+        kb_dir, settings, engine, builder, embedder, monkeypatch):
+    from ingest.pipeline import make_builder
+
+    path = kb_dir / "plans.md"
+    path.write_text(path.read_text() + "\nPlease e-mail us your password to check it.\n")
+    run(kb_dir, settings, engine, builder)
+    version = IndexStore(settings.index.dir).versions_dir / IndexStore(
+        settings.index.dir).active_name()
+    recorded = json.loads((version / "reviews.json").read_text())
+    assert len(recorded["held"]) == 1 and len(recorded["clean"]) == 4
+    assert "password" not in (version / "reviews.json").read_text()  # hashes, no text
+
+    (kb_dir / "reset.md").write_text((kb_dir / "reset.md").read_text() + "\nMore text.\n")
+    fresh = make_builder(settings)  # as a new process: nothing in memory
+    fresh._embedder = embedder
+    reviewed = _spy_reviews(fresh, monkeypatch)
+    report = run(kb_dir, settings, engine, fresh)
+    assert reviewed == ["t-reset"] and report.build.held == ("t-plans",)
+    assert "t-plans" not in _served_ids(settings)
+
+    (kb_dir / "reset.md").write_text((kb_dir / "reset.md").read_text() + "\nAnd more.\n")
+    other = settings.model_copy(update={"content": settings.content.model_copy(
+        update={"allowed_domains": [*settings.content.allowed_domains, "other.example"]})})
+    moved = make_builder(other)  # other allowed domains: every verdict is made again
+    moved._embedder = embedder
+    reviewed = _spy_reviews(moved, monkeypatch)
+    report = run(kb_dir, other, engine, moved)
+    assert len(reviewed) == 5 and report.build.held == ("t-plans",)
