@@ -20,7 +20,9 @@ from app.catalog import to_document
 from app.content.safety import Finding, held_documents
 from app.deps import SessionDep, SettingsDep
 from app.models import Article, ContentApproval
+from app.rag.build import recorded_verdicts
 from app.rag.factory import make_content_safety
+from app.rag.index import IndexStore
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -52,7 +54,9 @@ def list_held(session: SessionDep, settings: SettingsDep) -> list[HeldOut]:
 # Checking every document takes seconds at 10,000 articles: the list is kept until the
 # catalogue, the approvals or the allowed domains change, and what the check found in each
 # document is kept by its content hash, so after an edit only the changed documents are
-# read and checked again.
+# read and checked again. Contents the active index version recorded as passing the same
+# rules are not read at all, so a first visit after a restart reads only what changed since
+# the last build.
 _LAST: dict[str, tuple[tuple[object, ...], list[HeldOut]]] = {}
 _CHECKED: dict[tuple[tuple[str, ...], str], tuple[Finding, ...]] = {}
 _MAX_CHECKED = 200_000
@@ -74,6 +78,12 @@ def _findings(session: Session, settings: Settings) -> dict[str, tuple[Finding, 
         _CHECKED.clear()
         unchecked = list(hashes)
     safety = make_content_safety(settings)
+    if unchecked:  # contents the last index build passed under the same rules are not read
+        verdicts = recorded_verdicts(IndexStore(settings.index.dir), safety)
+        for i in unchecked:
+            if verdicts.get(hashes[i]) is False:
+                _CHECKED[(domains, hashes[i])] = ()
+        unchecked = [i for i in unchecked if (domains, hashes[i]) not in _CHECKED]
     for start in range(0, len(unchecked), _BATCH):
         rows = session.exec(select(Article).where(
             col(Article.id).in_(unchecked[start:start + _BATCH]))).all()

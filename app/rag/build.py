@@ -54,6 +54,22 @@ def content_hash(doc: SourceDocument) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
+def recorded_verdicts(store: IndexStore, safety: ContentSafety) -> dict[str, bool]:
+    """Whether the safety check held each content hash, as the active version recorded it
+    (:data:`REVIEWS_FILE`); empty unless recorded under ``safety``'s fingerprint."""
+    name = store.active_name()
+    if name is None:
+        return {}
+    try:
+        data = json.loads((store.versions_dir / name / REVIEWS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # written by an earlier release, or unreadable: review everything
+    if not isinstance(data, dict) or data.get("fingerprint") != safety.fingerprint:
+        return {}
+    return {**dict.fromkeys(data.get("clean", []), False),
+            **dict.fromkeys(data.get("held", []), True)}
+
+
 @dataclass(frozen=True, slots=True)
 class BuildOutcome:
     """What one build did."""
@@ -164,19 +180,7 @@ class IndexBuilder:
         return {d.id for d in published if reviews[hashes[d.id]]}
 
     def _recorded_reviews(self) -> dict[str, bool]:
-        """The verdicts the active version recorded, when made under this safety fingerprint."""
-        name = self.store.active_name()
-        if name is None or self.safety is None:
-            return {}
-        try:
-            data = json.loads((self.store.versions_dir / name / REVIEWS_FILE)
-                              .read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}  # written by an earlier release, or unreadable: review everything
-        if not isinstance(data, dict) or data.get("fingerprint") != self.safety.fingerprint:
-            return {}
-        return {**dict.fromkeys(data.get("clean", []), False),
-                **dict.fromkeys(data.get("held", []), True)}
+        return recorded_verdicts(self.store, self.safety) if self.safety is not None else {}
 
     def _write_reviews(self, folder: Path) -> None:
         if self.safety is None:

@@ -54,3 +54,35 @@ def test_only_changed_documents_are_checked_again(tmp_path, monkeypatch) -> None
     with session_scope(engine) as session:
         assert admin_held.held_list(session, allowed) == []
     assert len(reviewed) == 31  # other allowed domains: every document is checked again
+
+
+def test_a_first_list_reads_only_what_the_last_index_build_did_not_pass(
+        tmp_path, monkeypatch, embedder) -> None:
+    from app.catalog import all_documents
+    from app.rag.factory import make_index_builder
+
+    settings = base_settings(tmp_path)
+    engine = make_engine(settings.resolved_database_url)
+    with session_scope(engine) as session:
+        for i in range(30):
+            upsert(session, SourceDocument(id=f"a{i:02d}", title=f"Article {i}", body=CLEAN))
+        upsert(session, SourceDocument(id="a-linked", title="Claims", body=LINKED))
+    with session_scope(engine) as session:
+        outcome = make_index_builder(settings, embedder=embedder).build(all_documents(session))
+    assert outcome.held == ("a-linked",)
+    with session_scope(engine) as session:  # an edit after the build
+        upsert(session, SourceDocument(id="a07", title="Article 7", body=CLEAN + " More."))
+    reviewed: list[str] = []
+    review = ContentSafety.review
+
+    def counting(self, doc):  # type: ignore[no-untyped-def]
+        reviewed.append(doc.id)
+        return review(self, doc)
+
+    monkeypatch.setattr(ContentSafety, "review", counting)
+    monkeypatch.setattr(admin_held, "_CHECKED", {})  # as after a restart
+    monkeypatch.setattr(admin_held, "_LAST", {})
+    with session_scope(engine) as session:
+        held = admin_held.held_list(session, settings)
+    assert sorted(reviewed) == ["a-linked", "a07"]  # the held one (for its sentence), the edit
+    assert [(r.article_id, r.reason) for r in held] == [("a-linked", "outside_link")]
