@@ -20,7 +20,9 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -54,20 +56,23 @@ def content_hash(doc: SourceDocument) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def recorded_verdicts(store: IndexStore, safety: ContentSafety) -> dict[str, bool]:
+def recorded_verdicts(store: IndexStore, safety: ContentSafety) -> Mapping[str, bool]:
     """Whether the safety check held each content hash, as the active version recorded it
     (:data:`REVIEWS_FILE`); empty unless recorded under ``safety``'s fingerprint."""
     name = store.active_name()
-    if name is None:
-        return {}
+    return {} if name is None else _read_verdicts(store.versions_dir / name, safety.fingerprint)
+
+
+@lru_cache(maxsize=4)  # a published version never changes: each record is read once
+def _read_verdicts(folder: Path, fingerprint: str) -> Mapping[str, bool]:
     try:
-        data = json.loads((store.versions_dir / name / REVIEWS_FILE).read_text(encoding="utf-8"))
+        data = json.loads((folder / REVIEWS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}  # written by an earlier release, or unreadable: review everything
-    if not isinstance(data, dict) or data.get("fingerprint") != safety.fingerprint:
+    if not isinstance(data, dict) or data.get("fingerprint") != fingerprint:
         return {}
-    return {**dict.fromkeys(data.get("clean", []), False),
-            **dict.fromkeys(data.get("held", []), True)}
+    return MappingProxyType({**dict.fromkeys(data.get("clean", []), False),
+                             **dict.fromkeys(data.get("held", []), True)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +175,7 @@ class IndexBuilder:
         again."""
         if self.safety is None:
             return set()
-        known = self._reviews or self._recorded_reviews()
+        known = self._reviews or recorded_verdicts(self.store, self.safety)
         reviews = {}
         for doc in published:
             digest = hashes[doc.id]
@@ -178,9 +183,6 @@ class IndexBuilder:
             reviews[digest] = bool(self.safety.review(doc)) if held is None else held
         self._reviews = reviews
         return {d.id for d in published if reviews[hashes[d.id]]}
-
-    def _recorded_reviews(self) -> dict[str, bool]:
-        return recorded_verdicts(self.store, self.safety) if self.safety is not None else {}
 
     def _write_reviews(self, folder: Path) -> None:
         if self.safety is None:

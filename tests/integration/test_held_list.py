@@ -18,13 +18,16 @@ CLEAN = "Charge the camera with the cable in the box. A full charge takes about 
 LINKED = "File a claim at https://warranty-partner.example/claims within 10 days."
 
 
-def test_only_changed_documents_are_checked_again(tmp_path, monkeypatch) -> None:
-    settings = base_settings(tmp_path)
-    engine = make_engine(settings.resolved_database_url)
+def _seed(engine) -> None:  # type: ignore[no-untyped-def]
+    """30 clean articles and one that links outside the allowed domains."""
     with session_scope(engine) as session:
         for i in range(30):
             upsert(session, SourceDocument(id=f"a{i:02d}", title=f"Article {i}", body=CLEAN))
         upsert(session, SourceDocument(id="a-linked", title="Claims", body=LINKED))
+
+
+def _count_reviews(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
+    """The ids every ContentSafety reads from now on, in order."""
     reviewed: list[str] = []
     review = ContentSafety.review
 
@@ -33,6 +36,14 @@ def test_only_changed_documents_are_checked_again(tmp_path, monkeypatch) -> None
         return review(self, doc)
 
     monkeypatch.setattr(ContentSafety, "review", counting)
+    return reviewed
+
+
+def test_only_changed_documents_are_checked_again(tmp_path, monkeypatch) -> None:
+    settings = base_settings(tmp_path)
+    engine = make_engine(settings.resolved_database_url)
+    _seed(engine)
+    reviewed = _count_reviews(monkeypatch)
     monkeypatch.setattr(admin_held, "_CHECKED", {})
     with session_scope(engine) as session:
         first = admin_held.held_list(session, settings)
@@ -63,23 +74,13 @@ def test_a_first_list_reads_only_what_the_last_index_build_did_not_pass(
 
     settings = base_settings(tmp_path)
     engine = make_engine(settings.resolved_database_url)
-    with session_scope(engine) as session:
-        for i in range(30):
-            upsert(session, SourceDocument(id=f"a{i:02d}", title=f"Article {i}", body=CLEAN))
-        upsert(session, SourceDocument(id="a-linked", title="Claims", body=LINKED))
+    _seed(engine)
     with session_scope(engine) as session:
         outcome = make_index_builder(settings, embedder=embedder).build(all_documents(session))
     assert outcome.held == ("a-linked",)
     with session_scope(engine) as session:  # an edit after the build
         upsert(session, SourceDocument(id="a07", title="Article 7", body=CLEAN + " More."))
-    reviewed: list[str] = []
-    review = ContentSafety.review
-
-    def counting(self, doc):  # type: ignore[no-untyped-def]
-        reviewed.append(doc.id)
-        return review(self, doc)
-
-    monkeypatch.setattr(ContentSafety, "review", counting)
+    reviewed = _count_reviews(monkeypatch)
     monkeypatch.setattr(admin_held, "_CHECKED", {})  # as after a restart
     monkeypatch.setattr(admin_held, "_LAST", {})
     with session_scope(engine) as session:

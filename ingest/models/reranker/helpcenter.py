@@ -91,13 +91,13 @@ class ChunkSearch:
         texts = [c.embedding_text() for c in chunks]
         vectors = cached_embeddings(embedder, texts, cache=cache)
         name = hashlib.sha256(embedder.name.encode("utf-8")).hexdigest()[:20]
-        search = cls(chunks, vectors, BM25Index.build(tokenize(t) for t in texts), embedder,
-                     query_file=cache / f"queries-{name}.npz")
-        if search.query_file is not None and search.query_file.exists():
-            with np.load(search.query_file, allow_pickle=False) as saved:
-                search.queries = dict(zip(saved["texts"].tolist(), saved["vectors"],
-                                          strict=True))
-        return search
+        query_file = cache / f"queries-{name}.npz"
+        queries = {}
+        if query_file.exists():
+            with np.load(query_file, allow_pickle=False) as saved:
+                queries = dict(zip(saved["texts"].tolist(), saved["vectors"], strict=True))
+        return cls(chunks, vectors, BM25Index.build(tokenize(t) for t in texts), embedder,
+                   query_file, queries)
 
     def save_queries(self) -> None:
         """Write the query vectors embedded so far to ``query_file``."""
